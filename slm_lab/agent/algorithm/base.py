@@ -1,0 +1,89 @@
+"""What every algorithm shares: device, action distribution, nets, optimizers, the update step.
+
+Subclasses write their learning rule in `train` and their action choice in `act`.
+"""
+
+import numpy as np
+import torch
+from torch import nn
+
+from slm_lab.agent.net import net_util
+from slm_lab.lib.distribution import action_pd
+
+
+class Algorithm:
+    learns = True  # False: no memory, no training (Random)
+
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        self.spec = agent_spec["algorithm"]
+        self.net_spec = agent_spec["net"]
+        self.env = env
+        self.clock = clock
+        self.dev_checks = dev_checks
+        self.device = net_util.device(self.net_spec.get("gpu", "auto"))
+        self.pd = action_pd(self.spec["action_pdtype"], env.action_space) if self.learns else None
+        self.nets: dict[str, nn.Module] = {}
+        self.optims: list[torch.optim.Optimizer] = []
+        self.schedulers: list = []
+        self.stats: dict[str, float] = {}
+
+    @property
+    def horizon(self) -> int:
+        """Vector steps between training calls (the on-policy rollout length)."""
+        return self.spec.get("training_frequency", 1)
+
+    def to_tensor(self, obs: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(obs).to(self.device)
+        return x.float() if x.is_floating_point() else x
+
+    def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+        raise NotImplementedError
+
+    def train(self, batch: dict[str, torch.Tensor]) -> None:
+        raise NotImplementedError
+
+    def build_optims(self, groups: dict[str | None, list[nn.Parameter]]) -> None:
+        """One optimizer (and LR scheduler) per role; role None reads the plain optim_spec."""
+        for role, params in groups.items():
+            key = net_util.role_name(self.net_spec, "optim_spec", role)
+            optim = net_util.make_optim(self.net_spec[key], params, f"agent.net.{key}")
+            self.optims.append(optim)
+            key = net_util.role_name(self.net_spec, "lr_scheduler_spec", role)
+            sched_spec = self.net_spec.get(key)
+            scheduler = net_util.make_lr_scheduler(
+                sched_spec, optim, self.clock, f"agent.net.{key}"
+            )
+            if scheduler is not None:
+                self.schedulers.append(scheduler)
+        self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
+
+    def optimize(self, loss: torch.Tensor) -> None:
+        """One gradient step on every optimizer, with per-net gradient clipping."""
+        for optim in self.optims:
+            optim.zero_grad(set_to_none=True)
+        loss.backward()
+        clip = self.net_spec.get("clip_grad_val")
+        if clip:
+            for params in self.params.values():
+                nn.utils.clip_grad_norm_(params, clip)
+        if self.dev_checks:
+            self.check_grads()
+        for optim in self.optims:
+            optim.step()
+        self.clock.opt_step += 1
+
+    def step_schedulers(self) -> None:
+        for scheduler in self.schedulers:
+            scheduler.step()
+
+    def check_grads(self) -> None:
+        for name, net in self.nets.items():
+            for pname, p in net.named_parameters():
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    raise FloatingPointError(
+                        f"dev check: non-finite gradient in {name}.{pname} at frame {self.clock.frame}"
+                    )
+
+    @property
+    def lr(self) -> float:
+        return self.optims[0].param_groups[0]["lr"] if self.optims else float("nan")

@@ -1,0 +1,47 @@
+"""MLPNet: a fully connected body with one output head per requested dimension."""
+
+import torch
+from torch import nn
+
+from slm_lab.agent.net import net_util
+
+
+class HeadNet(nn.Module):
+    """A body plus output heads; returns a tensor for one head, a list for several."""
+
+    def __init__(self, body: nn.Module, body_dim: int, net_spec: dict, out_dims, head_stds) -> None:
+        super().__init__()
+        self.body = body
+        self.heads = nn.ModuleList(
+            net_util.head(body_dim, d, std) for d, std in zip(out_dims, head_stds, strict=True)
+        )
+        out_act = net_spec.get("out_layer_activation")
+        acts = out_act if isinstance(out_act, list) else [out_act] * len(out_dims)
+        self.out_acts = nn.ModuleList(net_util.activation(a) for a in acts)
+        self.single = len(out_dims) == 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        h = self.body(x)
+        outs = [act(hd(h)) for hd, act in zip(self.heads, self.out_acts, strict=True)]
+        return outs[0] if self.single else outs
+
+
+class MLPNet(HeadNet):
+    def __init__(
+        self,
+        net_spec: dict,
+        in_shape: tuple[int, ...],
+        out_dims,
+        head_stds,
+        role: str | None = None,
+    ) -> None:
+        act = net_spec["hid_layers_activation"]
+        layers = net_spec["hid_layers"]
+        body = net_util.mlp(
+            net_util.flat_dim(in_shape), layers, act, net_spec["layer_norm"], net_spec["batch_norm"]
+        )
+        if len(in_shape) > 1:
+            body = nn.Sequential(nn.Flatten(), body)
+        net_util.init_layers(body, net_spec["init_fn"], act)
+        body_dim = layers[-1] if layers else net_util.flat_dim(in_shape)
+        super().__init__(body, body_dim, net_spec, out_dims, head_stds)

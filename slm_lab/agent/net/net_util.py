@@ -1,0 +1,135 @@
+"""Layers, init, optimizers, LR schedulers and device choice shared by every net."""
+
+import inspect
+import math
+
+import torch
+from loguru import logger
+from torch import nn
+
+from slm_lab.spec import names
+from slm_lab.spec.errors import SpecError
+
+GAIN_NAMES = ("relu", "tanh", "sigmoid", "selu", "linear", "leaky_relu")
+
+
+def activation(name: str | None) -> nn.Module:
+    if name is None:
+        return nn.Identity()
+    return getattr(nn, names.ACTIVATIONS[name.lower()])()
+
+
+def mlp(
+    in_dim: int, hid_layers: list[int], act: str, layer_norm: bool, batch_norm: bool
+) -> nn.Sequential:
+    """Linear -> [norm] -> activation, for each hidden width."""
+    layers: list[nn.Module] = []
+    for width in hid_layers:
+        layers.append(nn.Linear(in_dim, width))
+        if layer_norm:
+            layers.append(nn.LayerNorm(width))
+        if batch_norm:
+            layers.append(nn.BatchNorm1d(width))
+        layers.append(activation(act))
+        in_dim = width
+    return nn.Sequential(*layers)
+
+
+def gain(act: str | None) -> float:
+    name = {"leakyrelu": "leaky_relu", "identity": "linear", None: "linear"}.get(act, act)
+    return nn.init.calculate_gain(name) if name in GAIN_NAMES else 1.0
+
+
+def init_layers(module: nn.Module, init_fn: str | None, act: str | None) -> None:
+    """Apply `init_fn` (a torch.nn.init name) to every Linear/Conv weight; zero the biases."""
+    if init_fn is None:
+        return
+    fn = getattr(nn.init, init_fn)
+    kwargs = {"gain": gain(act)} if "gain" in inspect.signature(fn).parameters else {}
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear | nn.Conv1d | nn.Conv2d):
+            fn(layer.weight, **kwargs)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+
+
+def head(in_dim: int, out_dim: int, init_std: float | None) -> nn.Linear:
+    """An output layer; orthogonal with gain `init_std` when given (0.01 policy, 1.0 value)."""
+    layer = nn.Linear(in_dim, out_dim)
+    if init_std is not None:
+        nn.init.orthogonal_(layer.weight, gain=init_std)
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+def role_name(net_spec: dict, key: str, role: str | None) -> str:
+    """`actor_optim_spec` overrides `optim_spec` for the actor net."""
+    return f"{role}_{key}" if role and f"{role}_{key}" in net_spec else key
+
+
+def role_key(net_spec: dict, key: str, role: str | None) -> object:
+    return net_spec.get(role_name(net_spec, key, role))
+
+
+def make_optim(optim_spec: dict, params, path: str) -> torch.optim.Optimizer:
+    name = optim_spec["name"]
+    kwargs = {k: v for k, v in optim_spec.items() if k != "name"}
+    cls = getattr(torch.optim, name, None)
+    if cls is not None and "fused" in inspect.signature(cls).parameters:
+        kwargs.setdefault("fused", None if "foreach" in kwargs else True)
+    if cls is None:
+        allowed = [n for n in names.OPTIMIZERS if n not in names.LAB_OPTIMIZERS]
+        raise SpecError(
+            f"optimizer {name!r} is not available in this version", f"{path}.name", allowed
+        )
+    try:
+        return cls(params, **kwargs)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"{name} refused its arguments: {e}", path) from e
+
+
+class FrameDecay(torch.optim.lr_scheduler.LRScheduler):
+    """LR factor falls linearly with frames from 1 to min_factor at `frame` (LinearToZero/Min)."""
+
+    def __init__(self, optimizer, clock, frame: float, min_factor: float = 0.0) -> None:
+        self.clock = clock
+        self.total = float(frame)
+        self.min_factor = float(min_factor)
+        super().__init__(optimizer)
+
+    def factor(self) -> float:
+        return max(self.min_factor, 1.0 - self.clock.frame / self.total)
+
+    def get_lr(self) -> list[float]:
+        return [base * self.factor() for base in self.base_lrs]
+
+    def state_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "clock")}
+
+
+def make_lr_scheduler(spec: dict | None, optim, clock, path: str):
+    if not spec:
+        return None
+    name = spec["name"]
+    kwargs = {k: v for k, v in spec.items() if k != "name"}
+    try:
+        if name == "LinearToZero":
+            return FrameDecay(optim, clock, frame=kwargs["frame"])
+        if name == "LinearToMin":
+            return FrameDecay(optim, clock, kwargs["frame"], kwargs.get("min_factor", 0.0))
+        return getattr(torch.optim.lr_scheduler, name)(optim, **kwargs)
+    except (KeyError, TypeError, ValueError) as e:
+        raise SpecError(f"{name} refused its arguments: {e!r}", path) from e
+
+
+def device(gpu: object) -> torch.device:
+    """`auto`: CUDA when present; `true` without CUDA warns and uses the CPU."""
+    cuda = torch.cuda.is_available()
+    if gpu is True and not cuda:
+        logger.warning("net.gpu is true but CUDA is not available: using the CPU")
+    use_cuda = cuda and gpu in (True, "auto")
+    return torch.device("cuda" if use_cuda else "cpu")
+
+
+def flat_dim(shape: tuple[int, ...]) -> int:
+    return math.prod(shape)

@@ -1,0 +1,34 @@
+"""TorchArcNet: a body built by the torcharc package from the spec's `arc` block or `arc_file`."""
+
+import torch
+import torcharc
+
+from slm_lab.agent.net import net_util
+from slm_lab.agent.net.mlp import HeadNet
+from slm_lab.spec.errors import SpecError
+
+
+def arc_of(net_spec: dict, role: str | None) -> dict | str:
+    arc = net_util.role_key(net_spec, "arc", role) or net_spec.get("arc_file")
+    if arc is None:
+        raise SpecError(f"TorchArcNet needs arc, {role}_arc or arc_file", "agent.net")
+    return arc
+
+
+class TorchArcNet(HeadNet):
+    def __init__(
+        self,
+        net_spec: dict,
+        in_shape: tuple[int, ...],
+        out_dims,
+        head_stds,
+        role: str | None = None,
+    ) -> None:
+        try:
+            body = torcharc.build(arc_of(net_spec, role))
+            with torch.no_grad():
+                body_dim = body(torch.zeros(1, *in_shape)).shape[-1]  # materialise lazy layers
+        except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as e:
+            raise SpecError(f"torcharc could not build this arc: {e}", "agent.net.arc") from e
+        net_util.init_layers(body, net_spec["init_fn"], net_spec["hid_layers_activation"])
+        super().__init__(body, body_dim, net_spec, out_dims, head_stds)

@@ -1,0 +1,135 @@
+"""The `slm-lab` command. Heavy imports (torch, gymnasium) happen inside commands that need them."""
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from slm_lab import ROOT, __version__
+from slm_lab.experiment import SessionsFailed
+from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.logger import logger
+from slm_lab.spec import SpecError, load_spec
+from slm_lab.spec.names import MODES
+
+DEMO_FILE = ROOT / "spec" / "demo.json"
+DEMO_NAME = "ppo_cartpole_demo"
+DATA_DIR = Path("data")
+RUNNABLE_MODES = ("dev", "train")
+LATER_MODES = {
+    "search": "search mode (Ray Tune + ASHA) is not available yet",
+    "enjoy": "enjoy mode (replay a trained agent) is not available yet",
+}
+EXIT_SPEC = 2
+EXIT_INTERRUPT = 130
+VALUE_OPTIONS = ("-s", "--set", "--log-level")
+HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
+
+app = typer.Typer(
+    name="slm-lab",
+    help="SLM Lab: modular deep reinforcement learning. `slm-lab run` starts the PPO CartPole demo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def fail(message: str, code: int = EXIT_SPEC) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def check_mode(mode: str) -> str:
+    base = mode.split("@", 1)[0]
+    if base not in MODES:
+        raise SpecError(f"unknown mode {mode!r}", "MODE", MODES)
+    if base in LATER_MODES:
+        raise SpecError(f"{LATER_MODES[base]}; runnable modes", "MODE", RUNNABLE_MODES)
+    if "@" in mode:
+        raise SpecError("resuming a run (train@...) is not available yet", "MODE", RUNNABLE_MODES)
+    return base
+
+
+def check_level(level: str) -> str:
+    if level.upper() not in lab_logger.LEVELS:
+        raise SpecError(f"unknown log level {level!r}", "--log-level", lab_logger.LEVELS)
+    return level.upper()
+
+
+@app.command()
+def run(
+    spec_file: Annotated[str | None, typer.Argument(help="Spec file (JSON/YAML).")] = None,
+    spec_name: Annotated[str | None, typer.Argument(help="Spec name inside the file.")] = None,
+    mode: Annotated[str, typer.Argument(help=f"One of {', '.join(RUNNABLE_MODES)}.")] = "train",
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Substitute ${key} in the file: key=value."),
+    ] = None,
+    render: Annotated[bool, typer.Option("--render", help="Show env 0 on screen.")] = False,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+) -> None:
+    """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
+    if spec_file is None:
+        spec_file, spec_name, mode = str(DEMO_FILE), DEMO_NAME, "dev"
+    try:
+        level = check_level(log_level)
+        lab_logger.setup(level)
+        if spec_name is None:
+            raise SpecError(
+                "give the spec name after the spec file: slm-lab run SPEC_FILE SPEC_NAME MODE"
+            )
+        base_mode = check_mode(mode)
+        loaded = load_spec(spec_file, spec_name, sets, strict=strict)
+        for warning in loaded.warnings:
+            logger.warning(f"{loaded.file} [{spec_name}] {warning}")
+        from slm_lab.experiment import control
+
+        try:
+            metrics = control.start(loaded.spec, loaded.file, base_mode, render, level, DATA_DIR)
+        except SpecError as e:
+            raise e.locate(str(loaded.file), spec_name) from None
+    except SpecError as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", EXIT_INTERRUPT) from None
+    except SessionsFailed as e:
+        raise fail(str(e), 1) from None
+    logger.debug(f"trial metrics: {metrics}")
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"slm-lab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool | None, typer.Option("--version", callback=version_callback, is_eager=True)
+    ] = None,
+) -> None:
+    """SLM Lab: modular deep reinforcement learning in PyTorch."""
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """Accept the forms users type: `slm-lab SPEC NAME MODE` (no `run`) and options before the
+    command (`slm-lab --render run ...`); they become `run [options] SPEC NAME MODE`."""
+    if not argv or argv[0] in HELP_FLAGS:
+        return argv
+    lead, i = [], 0
+    while i < len(argv) and argv[i].startswith("-") and argv[i] not in HELP_FLAGS:
+        takes_value = argv[i] in VALUE_OPTIONS and i + 1 < len(argv)
+        lead += argv[i : i + 1 + takes_value]
+        i += 1 + takes_value
+    rest = argv[i:]
+    commands = {c.name or c.callback.__name__ for c in app.registered_commands}
+    if rest and rest[0] in commands:
+        return [rest[0], *lead, *rest[1:]]
+    return ["run", *lead, *rest]
+
+
+def entry() -> None:
+    app(args=normalize_argv(sys.argv[1:]), prog_name="slm-lab")

@@ -1,0 +1,136 @@
+"""Vectorized Gymnasium envs with a frame clock and episode-return tracking.
+
+Autoreset is SAME_STEP: `step` returns the reset observation for finished envs, and the real last
+observation of their episode separately, so no transition ever crosses an episode boundary.
+"""
+
+from collections import deque
+from dataclasses import dataclass, field
+from time import perf_counter
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+
+from slm_lab.spec import schema
+
+RETURN_WINDOW = 100  # episodes averaged into total_reward
+# env keys the lab reads itself; everything else goes to gymnasium.make
+LAB_KEYS = (*schema.ENV_FIELDS, *schema.ENV_LAB_KEYS)
+
+
+@dataclass
+class Clock:
+    """Frames = vector steps x num_envs; opt_step counts optimizer steps."""
+
+    max_frame: int
+    num_envs: int
+    frame: int = 0
+    opt_step: int = 0
+    start: float = field(default_factory=perf_counter)
+
+    def tick(self) -> None:
+        self.frame += self.num_envs
+
+    @property
+    def wall_t(self) -> float:
+        return perf_counter() - self.start
+
+    @property
+    def done(self) -> bool:
+        return self.frame >= self.max_frame
+
+
+class ReturnTracker:
+    """Running per-env returns; the last RETURN_WINDOW finished episodes."""
+
+    def __init__(self, num_envs: int) -> None:
+        self.running = np.zeros(num_envs, dtype=np.float64)
+        self.lengths = np.zeros(num_envs, dtype=np.int64)
+        self.returns: deque[float] = deque(maxlen=RETURN_WINDOW)
+        self.episodes = 0
+
+    def add(self, reward: np.ndarray, done: np.ndarray) -> None:
+        self.running += reward
+        self.lengths += 1
+        if done.any():
+            self.returns.extend(self.running[done].tolist())
+            self.episodes += int(done.sum())
+            self.running[done] = 0.0
+            self.lengths[done] = 0
+
+    @property
+    def total_reward(self) -> float:
+        """Mean return of the last RETURN_WINDOW finished episodes (NaN before the first)."""
+        return float(np.mean(self.returns)) if self.returns else float("nan")
+
+
+def gym_kwargs(env_spec: dict) -> dict:
+    kwargs = {k: v for k, v in env_spec.items() if k not in LAB_KEYS}
+    if env_spec.get("max_t"):
+        kwargs["max_episode_steps"] = env_spec["max_t"]
+    return kwargs
+
+
+def vectorization_mode(env_spec: dict) -> str:
+    """Sync unless the spec says otherwise: classic control steps far faster than a process hop."""
+    return env_spec.get("vectorization_mode") or "sync"
+
+
+class VecEnv:
+    """A gymnasium vector env that keeps the frame clock and the returns of finished episodes."""
+
+    def __init__(
+        self,
+        env_spec: dict,
+        clock: Clock,
+        num_envs: int | None = None,
+        render: bool = False,
+    ) -> None:
+        self.name = env_spec["name"]
+        self.num_envs = num_envs or env_spec["num_envs"]
+        self.clock = clock
+        kwargs = gym_kwargs(env_spec)
+        fns = [self._maker(kwargs, render and i == 0) for i in range(self.num_envs)]
+        vec_cls = gym.vector.AsyncVectorEnv if vectorization_mode(env_spec) == "async" else None
+        vec_cls = vec_cls or gym.vector.SyncVectorEnv
+        self.env = vec_cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+        self.observation_space = self.env.single_observation_space
+        self.action_space = self.env.single_action_space
+        self.tracker = ReturnTracker(self.num_envs)
+
+    def _maker(self, kwargs: dict, render: bool):
+        name = self.name
+
+        if render:
+            kwargs = {**kwargs, "render_mode": "human"}
+
+        def make() -> gym.Env:
+            return gym.make(name, **kwargs)
+
+        return make
+
+    @property
+    def batch_action_space(self) -> gym.Space:
+        return self.env.action_space
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        obs, _ = self.env.reset(seed=seed)
+        self.env.action_space.seed(seed)
+        return obs
+
+    def step(self, action: np.ndarray):
+        """obs to act on next, reward, terminated, truncated, and each step's real next obs."""
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        done = terminated | truncated
+        self.clock.tick()
+        self.tracker.add(reward, done)
+        next_obs = obs
+        if done.any():
+            next_obs = obs.copy()
+            idx = np.flatnonzero(info["_final_obs"])
+            next_obs[idx] = np.stack(info["final_obs"][idx])
+        return obs, reward, terminated, truncated, next_obs
+
+    def close(self) -> None:
+        self.env.close()

@@ -1,0 +1,5 @@
+"""Sessions, trials and (later) searches."""
+
+
+class SessionsFailed(RuntimeError):
+    """Some sessions crashed; the trial's metrics were still written from the others."""

@@ -1,0 +1,371 @@
+"""Session (one seed: env + agent + loop + checkpoints) and Trial (max_session seeds, then metrics)."""
+
+import csv
+import math
+import os
+import random
+import secrets
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+import torch
+from loguru import logger
+
+from slm_lab.agent import Agent
+from slm_lab.env.vec_env import Clock, ReturnTracker, VecEnv
+from slm_lab.experiment import SessionsFailed, analysis
+from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.progress import Progress
+from slm_lab.lib.util import cpu_count, git_info, timestamp, versions, write_json
+
+COLUMNS = (
+    "frame",
+    "wall_t",
+    "opt_step",
+    "epi",
+    "fps",
+    "total_reward",
+    "total_reward_ma",
+    "loss",
+    "lr",
+    "entropy",
+    "clip_eps",
+    "explore_var",
+)
+MA_WINDOW = 100  # checkpoints averaged into total_reward_ma
+EVAL_EPISODES = 8  # episodes per rigorous evaluation
+EVAL_SEED_OFFSET = 1_000_003  # eval envs draw seeds apart from the training envs'
+SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than several
+SEED_RANGE = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a run needs besides its spec: mode, paths, flags. No global state."""
+
+    mode: str
+    run_dir: Path
+    name: str
+    trial: int = 0
+    render: bool = False
+    log_level: str = "INFO"
+    live: bool = False
+
+    def prefix(self, session: int | None = None) -> str:
+        base = f"{self.name}_t{self.trial}"
+        return base if session is None else f"{base}_s{session}"
+
+    @property
+    def info_dir(self) -> Path:
+        return self.run_dir / "info"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.run_dir / "model"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.run_dir / "log"
+
+    def make_dirs(self) -> None:
+        for sub in ("info", "model", "log", "graph"):
+            (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+class Table:
+    """A session table, one CSV line written per checkpoint as it comes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rewards: list[float] = []
+        self.file = path.open("w", newline="")
+        self.writer = csv.writer(self.file)
+        self.writer.writerow(COLUMNS)
+
+    def moving_average(self) -> float:
+        window = [r for r in self.rewards[-MA_WINDOW:] if not math.isnan(r)]
+        return sum(window) / len(window) if window else float("nan")
+
+    def append(self, row: dict) -> dict:
+        """Fill total_reward_ma from this table's history, write the line, return the row."""
+        self.rewards.append(row["total_reward"])
+        row = {**row, "total_reward_ma": self.moving_average()}
+        self.writer.writerow([row[c] for c in COLUMNS])
+        self.file.flush()
+        return row
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Session:
+    """One seed: builds env and agent, runs the loop to max_frame, checkpoints every log_frequency."""
+
+    def __init__(self, spec: dict, ctx: RunContext, index: int, seed: int) -> None:
+        self.spec, self.ctx, self.index, self.seed = spec, ctx, index, seed
+        self.prefix = ctx.prefix(index)
+        seed_everything(seed)
+        env_spec, meta = spec["env"], spec["meta"]
+        self.clock = Clock(env_spec["max_frame"], env_spec["num_envs"])
+        self.env = VecEnv(env_spec, self.clock, render=ctx.render)
+        if ctx.render:
+            logger.info(f"rendering env 0 of {env_spec['name']} on screen")
+        self.eval_env = (
+            VecEnv(env_spec, Clock(0, env_spec["num_envs"])) if meta["rigorous_eval"] else None
+        )
+        self.agent = Agent(spec, self.env, self.clock, dev_checks=ctx.mode == "dev")
+        self.log_freq, self.eval_freq = meta["log_frequency"], meta["eval_frequency"]
+        self.train_table = Table(ctx.info_dir / f"{self.prefix}_session_df_train.csv")
+        self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv")
+        self.best_ma = -math.inf
+        self.last = {"frame": 0, "wall_t": 0.0}
+        self.evals = 0
+        self.progress = Progress(f"s{index}", self.clock.max_frame, ctx.live)
+        tb_on = meta["tensorboard"] if meta["tensorboard"] is not None else ctx.mode == "dev"
+        self.tb = self.tensorboard() if tb_on else None
+        self.initial = self.snapshot() if ctx.mode == "dev" else None
+
+    def tensorboard(self):
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=str(self.ctx.log_dir / "tensorboard" / self.prefix))
+
+    def snapshot(self) -> dict[str, list[torch.Tensor]]:
+        return {
+            n: [p.detach().clone() for p in net.parameters()] for n, net in self.agent.nets.items()
+        }
+
+    def run(self) -> dict:
+        """The training loop; returns the session metrics."""
+        agent, env, clock = self.agent, self.env, self.clock
+        obs = env.reset(seed=self.seed)
+        next_log, next_eval = self.log_freq, self.eval_freq
+        while not clock.done:
+            action = agent.act(obs)
+            next_obs, reward, terminated, truncated, real_next = env.step(action)
+            agent.update(obs, action, reward, real_next, terminated, truncated)
+            obs = next_obs
+            if clock.frame >= next_log:
+                self.checkpoint()
+                next_log = (clock.frame // self.log_freq + 1) * self.log_freq
+            if self.eval_env is not None and clock.frame >= next_eval:
+                self.evaluate()
+                next_eval = (clock.frame // self.eval_freq + 1) * self.eval_freq
+        if self.last["frame"] != clock.frame:
+            self.checkpoint()
+        return self.finish()
+
+    def row(self, total_reward: float, episodes: int) -> dict:
+        frame, wall_t = self.clock.frame, self.clock.wall_t
+        elapsed = wall_t - self.last["wall_t"]
+        stats = self.agent.algorithm.stats
+        nan = float("nan")
+        return {
+            "frame": frame,
+            "wall_t": round(wall_t, 3),
+            "opt_step": self.clock.opt_step,
+            "epi": episodes,
+            "fps": round((frame - self.last["frame"]) / elapsed, 1) if elapsed > 0 else nan,
+            "total_reward": total_reward,
+            "loss": stats.get("loss", nan),
+            "lr": stats.get("lr", self.agent.algorithm.lr),
+            "entropy": stats.get("entropy", nan),
+            "clip_eps": stats.get("clip_eps", nan),
+            "explore_var": stats.get("explore_var", nan),
+        }
+
+    def checkpoint(self) -> None:
+        tracker = self.env.tracker
+        row = self.train_table.append(self.row(tracker.total_reward, tracker.episodes))
+        if self.eval_env is None:
+            self.eval_table.append(row)
+            self.save_models(row["total_reward_ma"])
+        self.last = {"frame": row["frame"], "wall_t": row["wall_t"]}
+        self.progress.update(row)
+        if self.tb is not None:
+            for key in COLUMNS[2:]:
+                self.tb.add_scalar(key, row[key], row["frame"])
+        if self.initial is not None and self.clock.opt_step:
+            self.check_weights_changed()
+
+    def evaluate(self) -> None:
+        """Greedy episodes on a separate env; one row of the eval table."""
+        env = self.eval_env
+        env.tracker = ReturnTracker(env.num_envs)
+        self.evals += 1
+        obs = env.reset(seed=self.seed + EVAL_SEED_OFFSET + self.evals)
+        while env.tracker.episodes < EVAL_EPISODES:
+            obs = env.step(self.agent.act(obs, explore=False))[0]
+        row = self.eval_table.append(self.row(env.tracker.total_reward, env.tracker.episodes))
+        self.save_models(row["total_reward_ma"])
+
+    def save_models(self, score: float) -> None:
+        """Latest weights every checkpoint; the best (by total_reward_ma) when it improves."""
+        model_dir = self.ctx.model_dir
+        for name, net in self.agent.nets.items():
+            save_atomic(net.state_dict(), model_dir / f"{self.prefix}_{name}_model.pt")
+        if score > self.best_ma:
+            self.best_ma = score
+            for name, net in self.agent.nets.items():
+                save_atomic(
+                    net.state_dict(), model_dir / f"{self.prefix}_ckpt-best_{name}_model.pt"
+                )
+
+    def check_weights_changed(self) -> None:
+        for name, before in self.initial.items():
+            after = list(self.agent.nets[name].parameters())
+            if all(torch.equal(a, b) for a, b in zip(after, before, strict=True)):
+                raise RuntimeError(f"dev check: {name} weights did not change after training")
+        self.initial = None
+
+    def finish(self) -> dict:
+        self.progress.close()
+        for table in (self.train_table, self.eval_table):
+            table.close()
+        if self.tb is not None:
+            self.tb.close()
+        self.env.close()
+        if self.eval_env is not None:
+            self.eval_env.close()
+        df = analysis.read_table(self.eval_table.path)
+        metrics = analysis.session_metrics(df, self.spec["env"]["name"])
+        write_json(self.ctx.info_dir / f"{self.prefix}_session_metrics_scalar.json", metrics)
+        logger.info(f"Session {self.index} done | {analysis.fmt_metrics(metrics)}")
+        return metrics
+
+
+def save_atomic(obj: object, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def set_threads(agent_nets: dict, threads: int) -> None:
+    params = sum(p.numel() for net in agent_nets.values() for p in net.parameters())
+    torch.set_num_threads(1 if params < SMALL_NET_PARAMS else threads)
+
+
+def run_session(spec: dict, ctx: RunContext, index: int, threads: int, worker: bool) -> dict:
+    """Entry point of a session, in this process or a worker process."""
+    if worker:
+        lab_logger.setup(ctx.log_level, ctx.log_dir / f"{ctx.prefix(index)}.log")
+    session = Session(spec, ctx, index, spec["meta"]["session_seeds"][index])
+    set_threads(session.agent.nets, threads)
+    return session.run()
+
+
+class Trial:
+    """max_session sessions with distinct seeds, in parallel processes capped at the CPU count."""
+
+    def __init__(self, spec: dict, ctx: RunContext) -> None:
+        self.spec, self.ctx = spec, ctx
+
+    def run(self) -> dict:
+        n = self.spec["meta"]["max_session"]
+        workers = min(n, cpu_count())
+        threads = max(1, cpu_count() // workers)
+        if workers == 1:
+            done = [run_session(self.spec, self.ctx, i, threads, worker=False) for i in range(n)]
+        else:
+            done = self.run_parallel(n, workers, threads)
+        return self.finish(done)
+
+    def run_parallel(self, n: int, workers: int, threads: int) -> list[dict]:
+        ctx = self.ctx
+        results = []
+        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+            futures = {
+                pool.submit(run_session, self.spec, ctx, i, threads, True): i for i in range(n)
+            }
+            for future in as_completed(futures):
+                try:
+                    results.append(future.result())
+                except Exception as e:  # a crashed session must not lose the others
+                    detail = "".join(traceback.format_exception(e))
+                    logger.error(f"Session {futures[future]} failed: {e!r}\n{detail}")
+        return results
+
+    def finish(self, done: list[dict]) -> dict:
+        ctx, env_name = self.ctx, self.spec["env"]["name"]
+        paths = sorted(ctx.info_dir.glob(f"{ctx.prefix()}_s*_session_df_eval.csv"))
+        dfs = [analysis.read_table(p) for p in paths]
+        dfs = [df for df in dfs if len(df)]
+        if not done or not dfs:
+            raise RuntimeError(f"every session of trial {ctx.trial} failed: see {ctx.log_dir}")
+        metrics = analysis.trial_metrics(dfs, env_name)
+        metrics["sessions"] = len(done)
+        write_json(ctx.run_dir / f"{ctx.prefix()}_trial_metrics_scalar.json", metrics)
+        logger.info(f"trial_metrics: {analysis.fmt_metrics(metrics)}")
+        logger.info(f"Trial {ctx.trial} done | {ctx.run_dir}")
+        if len(done) < self.spec["meta"]["max_session"]:
+            raise SessionsFailed(
+                f"{self.spec['meta']['max_session'] - len(done)} session(s) failed"
+            )
+        return metrics
+
+
+def record(spec: dict, spec_file: Path) -> dict:
+    """Seeds, provenance and versions, written into the run's saved spec."""
+    meta = spec["meta"]
+    n = meta["max_session"]
+    base = meta["random_seed"]
+    if base is None:
+        base = secrets.randbelow(SEED_RANGE - n)
+    meta.update(
+        random_seed=base,
+        session_seeds=[base + i for i in range(n)],
+        spec_file=str(spec_file),
+        timestamp=timestamp(),
+        versions=versions(),
+        **git_info(),
+    )
+    return spec
+
+
+def preflight(spec: dict) -> None:
+    """Build a one-env copy of the env and the agent, so build errors surface before any file."""
+    clock = Clock(spec["env"]["max_frame"], 1)
+    env = VecEnv(spec["env"], clock, num_envs=1)
+    try:
+        Agent(spec, env, clock)
+    finally:
+        env.close()
+
+
+def run_dir_for(name: str, stamp: str, root: Path) -> Path:
+    return root / f"{name}_{stamp}"
+
+
+def start(
+    spec: dict, spec_file: Path, mode: str, render: bool, log_level: str, data_root: Path
+) -> dict:
+    """Validate by building, then write the run folder and run the trial. Returns trial metrics."""
+    if mode == "dev":
+        spec["meta"]["max_session"] = 1
+    preflight(spec)
+    spec = record(spec, spec_file)
+    name = spec["name"]
+    ctx = RunContext(
+        mode=mode,
+        run_dir=run_dir_for(name, spec["meta"]["timestamp"], data_root),
+        name=name,
+        render=render,
+        log_level=log_level,
+        live=os.isatty(2) and spec["meta"]["max_session"] == 1,
+    )
+    ctx.make_dirs()
+    lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
+    write_json(ctx.run_dir / f"{name}_spec.json", spec)
+    write_json(ctx.run_dir / f"{ctx.prefix()}_spec.json", spec)
+    logger.info(f"Running {name} ({mode}): {ctx.run_dir}")
+    return Trial(spec, ctx).run()

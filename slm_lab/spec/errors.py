@@ -1,0 +1,56 @@
+"""The one error type for bad specs: it names the file, the spec, the key path and what is allowed."""
+
+from collections.abc import Iterable
+from difflib import get_close_matches
+
+
+def suggest(word: str, options: Iterable[str]) -> str | None:
+    """The closest option to a misspelt word, if any is close."""
+    matches = get_close_matches(word, [str(o) for o in options], n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def fmt_allowed(allowed: Iterable[object]) -> str:
+    return ", ".join(str(a) for a in allowed)
+
+
+class SpecError(ValueError):
+    """A spec that cannot run. str() is the one line the CLI prints."""
+
+    def __init__(
+        self,
+        problem: str,
+        path: str = "",
+        allowed: Iterable[object] | None = None,
+        file: str | None = None,
+        spec_name: str | None = None,
+    ) -> None:
+        self.problem = problem
+        self.path = path
+        self.allowed = None if allowed is None else list(allowed)
+        self.file = file
+        self.spec_name = spec_name
+        super().__init__(str(self))
+
+    def locate(self, file: str | None, spec_name: str | None) -> "SpecError":
+        self.file = self.file or file
+        self.spec_name = self.spec_name or spec_name
+        self.args = (str(self),)
+        return self
+
+    def __str__(self) -> str:
+        where = " ".join(
+            p for p in (self.file, f"[{self.spec_name}]" if self.spec_name else "") if p
+        )
+        head = f"{where} {self.path}:" if self.path else f"{where}:"
+        msg = f"{head.strip()} {self.problem}" if where or self.path else self.problem
+        if self.allowed:
+            msg += f"; allowed: {fmt_allowed(self.allowed)}"
+        return msg
+
+
+def unknown_name(kind: str, value: object, path: str, allowed: Iterable[str]) -> SpecError:
+    allowed = list(allowed)
+    hint = suggest(str(value), allowed)
+    problem = f"unknown {kind} {value!r}" + (f" (did you mean {hint!r}?)" if hint else "")
+    return SpecError(problem, path, allowed)

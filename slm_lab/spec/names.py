@@ -1,0 +1,112 @@
+"""Valid names a spec may use, as data, so specs validate without importing torch.
+
+test/spec/test_names.py checks these tables against torch and the lab's registries.
+"""
+
+ALGORITHMS = (
+    "Random",
+    "Reinforce",
+    "SARSA",
+    "VanillaDQN",
+    "DQN",
+    "DoubleDQN",
+    "ActorCritic",
+    "PPO",
+    "SoftActorCritic",
+    "CrossQ",
+    "SIL",
+    "PPOSIL",
+)
+NETS = ("MLPNet", "ConvNet", "RecurrentNet", "DuelingMLPNet", "DuelingConvNet", "TorchArcNet")
+MEMORIES = ("Replay", "PrioritizedReplay", "OnPolicyReplay", "OnPolicyBatchReplay")
+PDTYPES = (
+    "default",
+    "Categorical",
+    "Argmax",
+    "GumbelSoftmax",
+    "Normal",
+    "Beta",
+    "MultivariateNormal",
+    "MultiCategorical",
+    "Bernoulli",
+)
+ACTION_POLICIES = ("default", "epsilon_greedy", "boltzmann", "random")
+SCHEDULES = ("no_decay", "linear_decay", "rate_decay", "periodic_decay")
+# torch.optim classes usable with plain `step()`, plus the lab's shared-memory optimizers (A3C)
+OPTIMIZERS = (
+    "ASGD",
+    "Adadelta",
+    "Adafactor",
+    "Adagrad",
+    "Adam",
+    "AdamW",
+    "Adamax",
+    "NAdam",
+    "RAdam",
+    "RMSprop",
+    "Rprop",
+    "SGD",
+    "GlobalAdam",
+    "GlobalRMSprop",
+)
+LAB_OPTIMIZERS = ("GlobalAdam", "GlobalRMSprop")
+LOSSES = ("MSELoss", "SmoothL1Loss", "HuberLoss", "L1Loss")
+LAB_LR_SCHEDULERS = ("LinearToZero", "LinearToMin")
+LR_SCHEDULERS = (
+    *LAB_LR_SCHEDULERS,
+    "ConstantLR",
+    "CosineAnnealingLR",
+    "CosineAnnealingWarmRestarts",
+    "CyclicLR",
+    "ExponentialLR",
+    "LinearLR",
+    "MultiStepLR",
+    "OneCycleLR",
+    "PolynomialLR",
+    "StepLR",
+)
+# spec name (lower case, as users write it) -> torch.nn class name
+ACTIVATIONS = {
+    "celu": "CELU",
+    "elu": "ELU",
+    "gelu": "GELU",
+    "hardswish": "Hardswish",
+    "hardtanh": "Hardtanh",
+    "identity": "Identity",
+    "leakyrelu": "LeakyReLU",
+    "linear": "Identity",
+    "mish": "Mish",
+    "relu": "ReLU",
+    "relu6": "ReLU6",
+    "selu": "SELU",
+    "sigmoid": "Sigmoid",
+    "silu": "SiLU",
+    "softplus": "Softplus",
+    "softsign": "Softsign",
+    "tanh": "Tanh",
+}
+INIT_FNS = (
+    "kaiming_normal_",
+    "kaiming_uniform_",
+    "normal_",
+    "orthogonal_",
+    "trunc_normal_",
+    "uniform_",
+    "xavier_normal_",
+    "xavier_uniform_",
+)
+RNN_CELLS = ("RNN", "LSTM", "GRU")
+VECTORIZATION_MODES = ("sync", "async")
+DISTRIBUTED = (False, "synced", "shared")
+MODES = ("dev", "train", "search", "enjoy")
+SEARCH_SAMPLERS = (
+    "uniform",
+    "loguniform",
+    "quniform",
+    "qloguniform",
+    "randn",
+    "randint",
+    "qrandint",
+    "choice",
+    "grid_search",
+)

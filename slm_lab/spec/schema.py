@@ -1,0 +1,327 @@
+"""What each spec key may hold, and the defaults each class reads (torch-free)."""
+
+from dataclasses import dataclass
+from typing import Any
+
+from slm_lab.spec import names
+
+
+@dataclass(frozen=True)
+class Field:
+    """Type and range of one key. kind: int|float|bool|str|int_list|schedule|named|dict|list|any."""
+
+    kind: str
+    nullable: bool = False
+    choices: tuple | None = None
+    low: float | None = None  # inclusive
+    high: float | None = None  # inclusive
+    above: float | None = None  # exclusive lower bound
+    named: tuple[str, ...] = ()  # for kind "named": allowed values of its `name`
+    named_kind: str = ""  # what the name is, for messages ("optimizer")
+
+
+def num(**kw: Any) -> Field:
+    return Field("float", **kw)
+
+
+def pos_int(nullable: bool = False) -> Field:
+    return Field("int", nullable=nullable, low=1)
+
+
+def unit(nullable: bool = False) -> Field:
+    return Field("float", nullable=nullable, low=0.0, high=1.0)
+
+
+SCHEDULE = Field("schedule", nullable=True)
+BOOL = Field("bool")
+
+TOP_FIELDS = {
+    "agent": Field("dict"),
+    "env": Field("dict"),
+    "meta": Field("dict"),
+    "search": Field("dict", nullable=True),
+    "name": Field("str"),
+}
+REQUIRED_TOP = ("agent", "env", "meta")
+
+AGENT_FIELDS = {
+    "name": Field("str"),
+    "algorithm": Field("dict"),
+    "memory": Field("dict"),
+    "net": Field("dict"),
+    "critic_net": Field("dict", nullable=True),
+}
+REQUIRED_AGENT = ("algorithm", "memory", "net")
+
+ALGORITHM_FIELDS = {
+    "name": Field("str", choices=names.ALGORITHMS),
+    "action_pdtype": Field("str", choices=names.PDTYPES),
+    "action_policy": Field("str", choices=names.ACTION_POLICIES),
+    "explore_var_spec": SCHEDULE,
+    "gamma": unit(),
+    "lam": unit(nullable=True),
+    "num_step_returns": pos_int(nullable=True),
+    "val_loss_coef": num(low=0.0),
+    "policy_loss_coef": num(low=0.0),
+    "entropy_coef_spec": SCHEDULE,
+    "clip_eps_spec": SCHEDULE,
+    "normalize_v_targets": BOOL,
+    "normalize_advantages": BOOL,
+    "clip_vloss": BOOL,
+    "center_return": BOOL,
+    "time_horizon": pos_int(),
+    "minibatch_size": pos_int(),
+    "training_epoch": pos_int(),
+    "training_frequency": pos_int(),
+    "training_start_step": Field("int", low=0),
+    "training_iter": pos_int(),
+    "training_batch_iter": pos_int(),
+    "policy_delay": pos_int(),
+    "fixed_alpha": num(nullable=True, low=0.0),
+    "alpha_lr": num(above=0.0),
+    "target_entropy": Field("any", nullable=True),
+    "log_alpha_min": num(nullable=True),
+    "log_alpha_max": num(nullable=True),
+    "sil_policy_loss_coef": num(low=0.0),
+    "sil_val_loss_coef": num(low=0.0),
+}
+
+_COMMON = {"action_pdtype": "default", "action_policy": "default", "explore_var_spec": None}
+_GAMMA = {"gamma": 0.99}
+_A2C = {
+    **_COMMON,
+    **_GAMMA,
+    "lam": None,
+    "num_step_returns": None,
+    "val_loss_coef": 0.5,
+    "policy_loss_coef": 1.0,
+    "entropy_coef_spec": None,
+    "normalize_v_targets": False,
+    "training_frequency": 1,
+}
+_PPO = {
+    **_A2C,
+    "lam": 0.95,
+    "clip_eps_spec": {"name": "no_decay", "start_val": 0.2, "end_val": 0.2},
+    "time_horizon": 128,
+    "minibatch_size": 64,
+    "training_epoch": 4,
+    "clip_vloss": False,
+    "normalize_advantages": True,
+}
+_DQN = {
+    **_COMMON,
+    **_GAMMA,
+    "training_start_step": 32,
+    "training_frequency": 1,
+    "training_iter": 1,
+    "training_batch_iter": 1,
+}
+_SAC = {
+    **_COMMON,
+    **_GAMMA,
+    "training_iter": 1,
+    "training_frequency": 1,
+    "training_start_step": 1000,
+    "policy_delay": 1,
+    "fixed_alpha": None,
+    "alpha_lr": 3e-4,
+    "target_entropy": "auto",
+    "log_alpha_min": None,
+    "log_alpha_max": None,
+}
+_SIL = {
+    "sil_policy_loss_coef": 1.0,
+    "sil_val_loss_coef": 0.01,
+    "training_iter": 1,
+    "training_batch_iter": 1,
+}
+
+# algorithm name -> every key it reads, with its default
+ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
+    "Random": dict(_COMMON),
+    "Reinforce": {
+        **_COMMON,
+        **_GAMMA,
+        "training_frequency": 1,
+        "center_return": True,
+        "entropy_coef_spec": None,
+        "policy_loss_coef": 1.0,
+    },
+    "SARSA": {**_COMMON, **_GAMMA, "training_frequency": 1},
+    "VanillaDQN": _DQN,
+    "DQN": _DQN,
+    "DoubleDQN": _DQN,
+    "ActorCritic": _A2C,
+    "PPO": _PPO,
+    "SoftActorCritic": _SAC,
+    "CrossQ": _SAC,
+    "SIL": {**_A2C, **_SIL},
+    "PPOSIL": {**_PPO, **_SIL},
+}
+
+# algorithm -> memories it can learn from (absent: any)
+ALGORITHM_MEMORIES = {
+    "PPO": ("OnPolicyBatchReplay",),
+    "PPOSIL": ("OnPolicyBatchReplay",),
+    "ActorCritic": ("OnPolicyBatchReplay", "OnPolicyReplay"),
+    "Reinforce": ("OnPolicyBatchReplay", "OnPolicyReplay"),
+    "SARSA": ("OnPolicyBatchReplay", "OnPolicyReplay"),
+    "SIL": ("OnPolicyBatchReplay", "OnPolicyReplay"),
+    "VanillaDQN": ("Replay", "PrioritizedReplay"),
+    "DQN": ("Replay", "PrioritizedReplay"),
+    "DoubleDQN": ("Replay", "PrioritizedReplay"),
+    "SoftActorCritic": ("Replay", "PrioritizedReplay"),
+    "CrossQ": ("Replay", "PrioritizedReplay"),
+}
+
+SCHEDULE_FIELDS = {
+    "name": Field("str", choices=names.SCHEDULES),
+    "start_val": num(),
+    "end_val": num(nullable=True),
+    "start_step": Field("int", low=0),
+    "end_step": Field("int", low=0),
+}
+SCHEDULE_DEFAULTS = {"start_step": 0, "end_step": 0}
+
+NET_FIELDS = {
+    "type": Field("str", choices=names.NETS),
+    "shared": BOOL,
+    "hid_layers": Field("int_list"),
+    "conv_hid_layers": Field("list"),
+    "fc_hid_layers": Field("int_list"),
+    "cell_type": Field("str", choices=names.RNN_CELLS),
+    "rnn_hidden_size": pos_int(),
+    "rnn_num_layers": pos_int(),
+    "seq_len": pos_int(),
+    "hid_layers_activation": Field("str", choices=tuple(names.ACTIVATIONS)),
+    "out_layer_activation": Field("any", nullable=True),
+    "init_fn": Field("str", nullable=True, choices=names.INIT_FNS),
+    "clip_grad_val": num(nullable=True, above=0.0),
+    "loss_spec": Field("named", named=names.LOSSES, named_kind="loss"),
+    "optim_spec": Field("named", named=names.OPTIMIZERS, named_kind="optimizer"),
+    "lr_scheduler_spec": Field(
+        "named", nullable=True, named=names.LR_SCHEDULERS, named_kind="lr scheduler"
+    ),
+    "update_type": Field("str", choices=("replace", "polyak")),
+    "update_frequency": pos_int(),
+    "polyak_coef": unit(),
+    "gpu": Field("any"),
+    "layer_norm": BOOL,
+    "batch_norm": BOOL,
+    "normalize": BOOL,
+    "log_std_init": num(nullable=True),
+    "actor_init_std": num(nullable=True, above=0.0),
+    "critic_init_std": num(nullable=True, above=0.0),
+    "use_same_optim": BOOL,
+    "arc": Field("dict", nullable=True),
+    "arc_file": Field("str", nullable=True),
+    "actor_arc": Field("dict", nullable=True),
+    "critic_arc": Field("dict", nullable=True),
+}
+NET_PREFIXES = ("actor_", "critic_")
+NET_DEFAULTS: dict[str, Any] = {
+    "shared": False,
+    "hid_layers_activation": "relu",
+    "out_layer_activation": None,
+    "init_fn": None,
+    "clip_grad_val": None,
+    "loss_spec": {"name": "MSELoss"},
+    "lr_scheduler_spec": None,
+    "gpu": "auto",
+    "layer_norm": False,
+    "batch_norm": False,
+    "normalize": False,
+    "log_std_init": None,
+    "actor_init_std": None,
+    "critic_init_std": None,
+    "use_same_optim": False,
+}
+NET_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "MLPNet": {"hid_layers": [64, 64]},
+    "DuelingMLPNet": {"hid_layers": [64, 64]},
+    "ConvNet": {"fc_hid_layers": [512]},
+    "DuelingConvNet": {"fc_hid_layers": [512]},
+    "RecurrentNet": {
+        "fc_hid_layers": [],
+        "cell_type": "GRU",
+        "rnn_hidden_size": 64,
+        "rnn_num_layers": 1,
+        "seq_len": 4,
+    },
+    "TorchArcNet": {},
+}
+DEFAULT_OPTIM = {"name": "Adam", "lr": 3e-4}
+GPU_VALUES = ("auto", True, False)
+
+MEMORY_FIELDS = {
+    "name": Field("str", choices=names.MEMORIES),
+    "batch_size": pos_int(),
+    "max_size": pos_int(),
+    "use_cer": BOOL,
+    "alpha": num(low=0.0),
+    "epsilon": num(above=0.0),
+    "beta": unit(),
+}
+_REPLAY = {"batch_size": 32, "max_size": 10000, "use_cer": False}
+MEMORY_DEFAULTS: dict[str, dict[str, Any]] = {
+    "OnPolicyBatchReplay": {},
+    "OnPolicyReplay": {},
+    "Replay": _REPLAY,
+    "PrioritizedReplay": {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4},
+}
+
+ENV_FIELDS = {
+    "name": Field("str"),
+    "num_envs": pos_int(),
+    "max_frame": pos_int(),
+    "max_t": pos_int(nullable=True),
+    "normalize_obs": BOOL,
+    "normalize_reward": BOOL,
+    "clip_obs": num(nullable=True, above=0.0),
+    "clip_reward": num(nullable=True, above=0.0),
+    "vectorization_mode": Field("str", nullable=True, choices=names.VECTORIZATION_MODES),
+}
+ENV_DEFAULTS: dict[str, Any] = {
+    "num_envs": 1,
+    "max_t": None,
+    "normalize_obs": False,
+    "normalize_reward": False,
+    "clip_obs": None,
+    "clip_reward": None,
+    "vectorization_mode": None,
+}
+REQUIRED_ENV = ("name", "max_frame")
+# keys read by the lab's Atari wrappers rather than by gymnasium.make
+ENV_LAB_KEYS = ("life_loss_info", "frame_stack", "noop_max", "fire_reset")
+
+META_FIELDS = {
+    "max_session": pos_int(),
+    "max_trial": pos_int(),
+    "log_frequency": pos_int(),
+    "eval_frequency": pos_int(),
+    "rigorous_eval": BOOL,
+    "search_resources": Field("dict"),
+    "search_scheduler": Field("dict", nullable=True),
+    "distributed": Field("any", choices=names.DISTRIBUTED),
+    "random_seed": Field("int", nullable=True, low=0),
+    "tensorboard": Field("bool", nullable=True),
+    # written by the lab into a run's saved spec
+    "session_seeds": Field("list", nullable=True),
+    "git_sha": Field("str", nullable=True),
+    "git_dirty": Field("bool", nullable=True),
+    "versions": Field("dict", nullable=True),
+    "spec_file": Field("str", nullable=True),
+    "timestamp": Field("str", nullable=True),
+}
+DEFAULT_LOG_FREQUENCY = 10000
+META_DEFAULTS: dict[str, Any] = {
+    "max_session": 1,
+    "max_trial": 1,
+    "rigorous_eval": False,
+    "search_resources": {"cpu": 1, "gpu": 0},
+    "search_scheduler": None,
+    "distributed": False,
+    "random_seed": None,
+    "tensorboard": None,
+}

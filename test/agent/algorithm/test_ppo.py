@@ -1,0 +1,110 @@
+"""PPO: targets through truncation, the clipped loss by hand, a real update."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from slm_lab.agent import Agent
+from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.spec.validate import validate
+from test.conftest import tiny_ppo
+from test.env.test_vec_env import COUNTER
+
+
+def make_agent(env_name: str = "CartPole-v1", max_t=None, **algo) -> tuple[Agent, VecEnv]:
+    raw = tiny_ppo()
+    raw["env"].update(name=env_name, max_t=max_t)
+    raw["agent"]["algorithm"].update(algo)
+    spec, _ = validate(raw)
+    clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
+    env = VecEnv(spec["env"], clock)
+    return Agent(spec, env, clock), env
+
+
+def test_targets_bootstrap_through_truncation_not_termination():
+    agent, env = make_agent(COUNTER, max_t=3, time_horizon=4, minibatch_size=8, gamma=0.9, lam=0.8)
+    algo = agent.algorithm
+    algo.forward = lambda x: (torch.zeros(len(x), 2), x[:, 0])  # V(s) = step count
+    algo.value = lambda x: x[:, 0]
+    obs = env.reset(seed=0)
+    for _ in range(4):
+        action = np.zeros(2, np.int64)
+        next_obs, reward, term, trunc, real_next = env.step(action)
+        ready = agent.memory.add(obs, action, reward, real_next, term, trunc)
+        obs = next_obs
+    assert ready
+    data = algo.targets(agent.memory.sample())
+    # values 0,1,2,0 | next values 1,2,V(final)=3,1 | trace cut after t=2
+    adv = data["adv"].view(4, 2)[:, 0].tolist()
+    assert adv == pytest.approx([1.9 + 0.72 * 3.024, 1.8 + 0.72 * 1.7, 1.7, 1.9])
+    assert data["ret"].view(4, 2)[:, 0].tolist() == pytest.approx(
+        [a + v for a, v in zip(adv, [0, 1, 2, 0], strict=True)]
+    )
+    assert data["old_logp"].tolist() == pytest.approx([math.log(0.5)] * 8)
+
+
+@pytest.mark.parametrize(
+    ("clip_vloss", "expected"),
+    [
+        (False, -0.1 - 0.01 * math.log(2) + 0.5 * 0.625),
+        (True, -0.1 - 0.01 * math.log(2) + 0.5 * 0.82),
+    ],
+)
+def test_loss_by_hand(clip_vloss: bool, expected: float):
+    agent, _ = make_agent(normalize_advantages=False, clip_vloss=clip_vloss, val_loss_coef=0.5)
+    algo = agent.algorithm
+    algo.forward = lambda x: (torch.zeros(2, 2), torch.tensor([0.5, 0.0]))
+    mb = {
+        "obs": torch.zeros(2, 4),
+        "action": torch.tensor([0, 1]),
+        "old_logp": torch.log(torch.tensor([0.25, 0.5])),  # ratios 2 and 1
+        "adv": torch.tensor([1.0, -1.0]),
+        "ret": torch.tensor([1.0, 1.0]),
+        "old_v": torch.tensor([0.0, 0.5]),
+    }
+    loss, entropy = algo.loss(mb, clip_eps=0.2, ent_coef=0.01)
+    # surrogate: min(2 * 1, 1.2 * 1) = 1.2 and -1 -> policy loss -0.1; entropy ln 2
+    assert entropy.item() == pytest.approx(math.log(2))
+    assert loss.item() == pytest.approx(expected)
+
+
+def test_train_changes_weights_and_counts_steps():
+    agent, env = make_agent(time_horizon=32, minibatch_size=16, training_epoch=3)
+    before = [p.detach().clone() for p in agent.algorithm.nets["actor"].parameters()]
+    obs = env.reset(seed=0)
+    for _ in range(32):
+        action = agent.act(obs)
+        next_obs, reward, term, trunc, real_next = env.step(action)
+        agent.update(obs, action, reward, real_next, term, trunc)
+        obs = next_obs
+    assert env.clock.opt_step == 3 * (32 * 2 // 16)
+    after = list(agent.algorithm.nets["actor"].parameters())
+    assert not all(torch.equal(a, b) for a, b in zip(after, before, strict=True))
+    assert set(agent.algorithm.stats) == {"loss", "entropy", "clip_eps", "lr"}
+    assert np.isfinite(agent.algorithm.stats["loss"])
+
+
+def test_shared_net_and_lr_schedule():
+    raw = tiny_ppo()
+    raw["agent"]["net"].update(
+        shared=True, lr_scheduler_spec={"name": "LinearToZero", "frame": 1000}
+    )
+    spec, _ = validate(raw)
+    clock = Clock(1000, 2)
+    env = VecEnv(spec["env"], clock)
+    agent = Agent(spec, env, clock)
+    assert list(agent.nets) == ["net"] and len(agent.algorithm.optims) == 1
+    clock.frame = 500
+    agent.algorithm.step_schedulers()
+    assert agent.algorithm.lr == pytest.approx(0.0005)
+
+
+def test_greedy_action_is_argmax():
+    agent, _ = make_agent()
+    agent.algorithm.policy = lambda x: torch.tensor([[0.0, 3.0], [2.0, -1.0]])
+    assert agent.act(np.zeros((2, 4), np.float32), explore=False).tolist() == [1, 0]
+    samples = np.stack([agent.act(np.zeros((2, 4), np.float32)) for _ in range(2000)])
+    # softmax([0, 3]) puts 0.953 on action 1
+    assert samples[:, 0].mean() == pytest.approx(math.exp(3) / (1 + math.exp(3)), abs=0.02)

@@ -1,0 +1,67 @@
+"""Shared test helpers: paths, the real CLI as a subprocess, tiny specs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+
+TEST_DIR = Path(__file__).parent
+REPO = TEST_DIR.parent
+FIXTURES = TEST_DIR / "fixtures" / "original-specs"
+SPEC_DIR = REPO / "slm_lab" / "spec"
+CLI = Path(sys.executable).parent / "slm-lab"
+CLI_TIMEOUT_S = 300
+
+
+def run_cli(*args: str, cwd: Path, timeout: int = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
+    """The installed `slm-lab` console script, as a user runs it."""
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    return subprocess.run(
+        [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def tiny_ppo(max_frame: int = 2000, **meta) -> dict:
+    """A PPO CartPole spec small enough for a CLI test."""
+    return {
+        "agent": {
+            "name": "PPO",
+            "algorithm": {
+                "name": "PPO",
+                "time_horizon": 64,
+                "minibatch_size": 64,
+                "training_epoch": 2,
+                "entropy_coef_spec": {"name": "no_decay", "start_val": 0.01},
+            },
+            "memory": {"name": "OnPolicyBatchReplay"},
+            "net": {
+                "type": "MLPNet",
+                "hid_layers": [32],
+                "hid_layers_activation": "tanh",
+                "optim_spec": {"name": "Adam", "lr": 0.001},
+            },
+        },
+        "env": {"name": "CartPole-v1", "num_envs": 2, "max_frame": max_frame},
+        "meta": {"max_session": 1, "log_frequency": 500, "random_seed": 7, **meta},
+    }
+
+
+def write_spec(folder: Path, specs: dict, name: str = "spec.json") -> Path:
+    path = folder / name
+    path.write_text(json.dumps(specs, indent=2))
+    return path
+
+
+def run_dirs(cwd: Path) -> list[Path]:
+    data = cwd / "data"
+    return sorted(data.iterdir()) if data.exists() else []
+
+
+@pytest.fixture
+def tiny_spec_file(tmp_path: Path) -> Path:
+    return write_spec(tmp_path, {"tiny": tiny_ppo()})

@@ -1,0 +1,105 @@
+"""Autoreset and truncation on a tiny env: no transition crosses an episode boundary."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from slm_lab.agent.memory.onpolicy import OnPolicyBatchReplay
+from slm_lab.env.vec_env import Clock, VecEnv
+
+COUNTER = "SlmTest/Counter-v0"
+
+
+class Counter(gym.Env):
+    """obs = steps taken; reward 1 a step; terminates after `term_at` steps."""
+
+    observation_space = gym.spaces.Box(0, 1000, (1,), np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self, term_at: int = 1000) -> None:
+        self.term_at = term_at
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([0.0], np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([self.t], np.float32), 1.0, self.t >= self.term_at, False, {}
+
+
+if COUNTER not in gym.registry:
+    gym.register(COUNTER, entry_point=Counter)
+
+
+def make(num_envs: int = 2, **env) -> VecEnv:
+    spec = {"name": COUNTER, "num_envs": num_envs, "max_frame": 100, "max_t": None, **env}
+    return VecEnv(spec, Clock(100, num_envs))
+
+
+def test_truncation_at_max_t_returns_reset_obs_and_real_final_obs():
+    env = make(max_t=3)
+    env.reset(seed=0)
+    zeros = np.zeros(2, bool)
+    for t in (1, 2):
+        obs, _, term, trunc, real_next = env.step(np.zeros(2, np.int64))
+        assert obs[:, 0].tolist() == [t, t] and (real_next is obs)
+        assert not term.any() and not trunc.any()
+    obs, _reward, term, trunc, real_next = env.step(np.zeros(2, np.int64))
+    assert trunc.all() and (term == zeros).all()  # max_t enforced as truncation
+    assert obs[:, 0].tolist() == [0, 0]  # already reset
+    assert real_next[:, 0].tolist() == [3, 3]  # the episode's real last observation
+    assert env.clock.frame == 6
+    assert list(env.tracker.returns) == [3.0, 3.0] and env.tracker.episodes == 2
+
+
+def test_termination_same_step_autoreset():
+    env = make(term_at=2)
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.int64))
+    obs, _, term, trunc, real_next = env.step(np.zeros(2, np.int64))
+    assert term.all() and not trunc.any()
+    assert obs[:, 0].tolist() == [0, 0] and real_next[:, 0].tolist() == [2, 2]
+    obs, *_ = env.step(np.zeros(2, np.int64))
+    assert obs[:, 0].tolist() == [1, 1]  # the new episode's first step, not a spurious one
+    assert env.tracker.total_reward == 2.0
+
+
+def test_total_reward_nan_before_first_episode():
+    env = make()
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.int64))
+    assert np.isnan(env.tracker.total_reward)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_vectorization_modes(mode: str):
+    env = make(max_t=2, vectorization_mode=mode)
+    env.reset(seed=0)
+    env.step(np.zeros(2, np.int64))
+    _, _, _, trunc, real_next = env.step(np.zeros(2, np.int64))
+    assert trunc.all() and real_next[:, 0].tolist() == [2, 2]
+    env.close()
+
+
+def test_memory_keeps_final_obs_only_where_truncated():
+    import torch
+
+    env = make(max_t=3)
+    memory = OnPolicyBatchReplay(
+        {}, 4, 2, env.observation_space, env.action_space, torch.device("cpu")
+    )
+    obs = env.reset(seed=0)
+    full = False
+    while not full:
+        action = np.zeros(2, np.int64)
+        next_obs, reward, term, trunc, real_next = env.step(action)
+        full = memory.add(obs, action, reward, real_next, term, trunc)
+        obs = next_obs
+    batch = memory.sample()
+    assert batch["obs"][:, 0, 0].tolist() == [0, 1, 2, 0, 1]  # 4 steps + bootstrap row
+    assert batch["truncated"][:, 0].tolist() == [False, False, True, False]
+    assert batch["final_obs"][:, 0].tolist() == [3.0, 3.0]  # one per env, at t=2
+    assert memory.t == 0

@@ -1,0 +1,172 @@
+"""Every refusal names the file, the spec, the key path and what is allowed."""
+
+from pathlib import Path
+
+import pytest
+
+from slm_lab.spec import SpecError, load_spec
+from test.conftest import tiny_ppo, write_spec
+
+
+def refuse(tmp_path: Path, mutate) -> str:
+    spec = tiny_ppo()
+    mutate(spec)
+    path = write_spec(tmp_path, {"bad": spec})
+    with pytest.raises(SpecError) as err:
+        load_spec(path, "bad")
+    message = str(err.value)
+    assert message.startswith(f"{path} [bad]")
+    assert "\n" not in message
+    return message
+
+
+def test_unknown_algorithm(tmp_path: Path):
+    msg = refuse(tmp_path, lambda s: s["agent"]["algorithm"].update(name="PPOO"))
+    assert "agent.algorithm.name: unknown algorithm 'PPOO' (did you mean 'PPO'?)" in msg
+    assert "allowed: Random, Reinforce" in msg
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "expect"),
+    [
+        (("agent", "net", "type"), "MLPNett", "agent.net.type: unknown net type 'MLPNett'"),
+        (("agent", "memory", "name"), "Replayy", "agent.memory.name: unknown memory 'Replayy'"),
+        (
+            ("agent", "net", "optim_spec", "name"),
+            "Adamm",
+            "agent.net.optim_spec.name: unknown optimizer 'Adamm' (did you mean 'Adam'?)",
+        ),
+        (
+            ("agent", "net", "loss_spec"),
+            {"name": "MSE"},
+            "agent.net.loss_spec.name: unknown loss 'MSE'",
+        ),
+        (
+            ("agent", "net", "hid_layers_activation"),
+            "tanhh",
+            "agent.net.hid_layers_activation: unknown value 'tanhh' (did you mean 'tanh'?)",
+        ),
+        (("env", "name"), "CartPol-v1", "env.name: unknown environment 'CartPol-v1'"),
+    ],
+)
+def test_unknown_names(tmp_path: Path, path, value, expect):
+    def mutate(spec):
+        node = spec
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+
+    msg = refuse(tmp_path, mutate)
+    assert expect in msg and "allowed:" in msg
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value", "expect"),
+    [
+        (
+            "algorithm",
+            "gamma",
+            "high",
+            "agent.algorithm.gamma: expected a number, got 'high' (str)",
+        ),
+        ("algorithm", "gamma", 1.5, "agent.algorithm.gamma: must be <= 1.0, got 1.5"),
+        (
+            "algorithm",
+            "training_epoch",
+            2.5,
+            "agent.algorithm.training_epoch: expected an integer, got 2.5",
+        ),
+        ("algorithm", "clip_vloss", "yes", "agent.algorithm.clip_vloss: expected true or false"),
+        (
+            "algorithm",
+            "minibatch_size",
+            1000,
+            "agent.algorithm.minibatch_size: 1000 exceeds the batch time_horizon x num_envs = 128",
+        ),
+        ("env", "max_frame", -5, "env.max_frame: must be >= 1, got -5"),
+        ("env", "num_envs", 0, "env.num_envs: must be >= 1, got 0"),
+        ("meta", "max_session", "4", "meta.max_session: expected an integer, got '4' (str)"),
+        ("net", "hid_layers", [64, "a"], "agent.net.hid_layers[1]: expected an integer"),
+        ("net", "clip_grad_val", -1, "agent.net.clip_grad_val: must be > 0.0"),
+    ],
+)
+def test_wrong_types_and_impossible_values(tmp_path: Path, section, key, value, expect):
+    def mutate(spec):
+        node = spec["agent"][section] if section in ("algorithm", "net") else spec[section]
+        node[key] = value
+
+    assert expect in refuse(tmp_path, mutate)
+
+
+def test_missing_required(tmp_path: Path):
+    assert "agent.algorithm: missing required key 'name'" in refuse(
+        tmp_path, lambda s: s["agent"]["algorithm"].pop("name")
+    )
+    assert "env: missing required key 'max_frame'" in refuse(
+        tmp_path, lambda s: s["env"].pop("max_frame")
+    )
+    assert "missing required section 'meta'" in refuse(tmp_path, lambda s: s.pop("meta"))
+
+
+def test_incompatible_memory(tmp_path: Path):
+    msg = refuse(tmp_path, lambda s: s["agent"]["memory"].update(name="Replay"))
+    assert "agent.memory.name: PPO cannot learn from Replay; allowed: OnPolicyBatchReplay" in msg
+
+
+def test_schedule_checked(tmp_path: Path):
+    msg = refuse(
+        tmp_path,
+        lambda s: s["agent"]["algorithm"].update(
+            entropy_coef_spec={"name": "cosine", "start_val": 1}
+        ),
+    )
+    assert "agent.algorithm.entropy_coef_spec.name: unknown value 'cosine'" in msg
+    assert "no_decay, linear_decay" in msg
+
+
+def test_missing_spec_name_lists_names(tmp_path: Path):
+    path = write_spec(tmp_path, {"a_spec": tiny_ppo(), "b_spec": tiny_ppo(), "_anchor": {}})
+    with pytest.raises(
+        SpecError, match=r"spec 'c_spec' is not in the file; allowed: a_spec, b_spec$"
+    ):
+        load_spec(path, "c_spec")
+
+
+def test_invalid_json_names_line(tmp_path: Path):
+    path = tmp_path / "broken.json"
+    path.write_text('{\n  "a": {\n    "agent": 1,\n  }\n}\n')
+    with pytest.raises(SpecError, match=r"broken\.json \[a\]: invalid JSON at line 4, column 3"):
+        load_spec(path, "a")
+
+
+def test_invalid_yaml_names_line(tmp_path: Path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("a:\n  agent: [1, 2\n  env: x\n")
+    with pytest.raises(SpecError, match=r"invalid YAML at line 3"):
+        load_spec(path, "a")
+
+
+def test_unreadable_and_missing_files(tmp_path: Path):
+    with pytest.raises(SpecError, match=r"spec file not found: nowhere\.json"):
+        load_spec("nowhere.json", "x")
+    path = tmp_path / "bin.json"
+    path.write_bytes(b"\xff\xfe\x00bad")
+    with pytest.raises(SpecError, match="cannot read the spec file"):
+        load_spec(path, "x")
+    other = tmp_path / "spec.toml"
+    other.write_text("a = 1")
+    with pytest.raises(
+        SpecError, match=r"unsupported spec file type '\.toml'; allowed: \.json, \.yaml, \.yml"
+    ):
+        load_spec(other, "a")
+
+
+def test_search_block_checked(tmp_path: Path):
+    msg = refuse(
+        tmp_path, lambda s: s.update(search={"agent.algorithm.gamma__uniformm": [0.9, 0.99]})
+    )
+    assert "search.agent.algorithm.gamma__uniformm: unknown search sampler 'uniformm'" in msg
+    spec = tiny_ppo()
+    spec["search"] = {"agent": {"algorithm": {"gamma__uniform": [0.9, 0.99]}}}
+    loaded = load_spec(write_spec(tmp_path, {"ok": spec}, "ok.json"), "ok")
+    assert loaded.spec["search"] == {"agent.algorithm.gamma__uniform": [0.9, 0.99]}
