@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode
 
 from slm_lab.spec import schema
 
+SAME_STEP = AutoresetMode.SAME_STEP
 RETURN_WINDOW = 100  # episodes averaged into total_reward
 # env keys the lab reads itself; everything else goes to gymnasium.make
 LAB_KEYS = (*schema.ENV_FIELDS, *schema.ENV_LAB_KEYS)
@@ -92,9 +93,11 @@ class VecEnv:
         self.clock = clock
         kwargs = gym_kwargs(env_spec)
         fns = [self._maker(kwargs, render and i == 0) for i in range(self.num_envs)]
-        vec_cls = gym.vector.AsyncVectorEnv if vectorization_mode(env_spec) == "async" else None
-        vec_cls = vec_cls or gym.vector.SyncVectorEnv
-        self.env = vec_cls(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+        if vectorization_mode(env_spec) == "async":
+            # spawn, not fork: forking a process that holds torch threads can deadlock
+            self.env = gym.vector.AsyncVectorEnv(fns, autoreset_mode=SAME_STEP, context="spawn")
+        else:
+            self.env = gym.vector.SyncVectorEnv(fns, autoreset_mode=SAME_STEP)
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
         self.tracker = ReturnTracker(self.num_envs)

@@ -39,6 +39,7 @@ COLUMNS = (
 MA_WINDOW = 100  # checkpoints averaged into total_reward_ma
 EVAL_EPISODES = 8  # episodes per rigorous evaluation
 EVAL_SEED_OFFSET = 1_000_003  # eval envs draw seeds apart from the training envs'
+MODEL_WRITE_INTERVAL_S = 60.0  # model files are rewritten at most this often, and at the end
 SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than several
 SEED_RANGE = 2**31 - 1
 
@@ -128,6 +129,8 @@ class Session:
         self.train_table = Table(ctx.info_dir / f"{self.prefix}_session_df_train.csv")
         self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv")
         self.best_ma = -math.inf
+        self.best: dict[str, dict] = {}
+        self.last_write = 0.0
         self.last = {"frame": 0, "wall_t": 0.0}
         self.evals = 0
         self.progress = Progress(f"s{index}", self.clock.max_frame, ctx.live)
@@ -146,7 +149,15 @@ class Session:
         }
 
     def run(self) -> dict:
-        """The training loop; returns the session metrics."""
+        """Train to max_frame; returns the session metrics."""
+        try:
+            self.loop()
+        except BaseException:
+            self.write_models()  # what was learned so far survives a crash or Ctrl-C
+            raise
+        return self.finish()
+
+    def loop(self) -> None:
         agent, env, clock = self.agent, self.env, self.clock
         obs = env.reset(seed=self.seed)
         next_log, next_eval = self.log_freq, self.eval_freq
@@ -163,7 +174,6 @@ class Session:
                 next_eval = (clock.frame // self.eval_freq + 1) * self.eval_freq
         if self.last["frame"] != clock.frame:
             self.checkpoint()
-        return self.finish()
 
     def row(self, total_reward: float, episodes: int) -> dict:
         frame, wall_t = self.clock.frame, self.clock.wall_t
@@ -210,16 +220,24 @@ class Session:
         self.save_models(row["total_reward_ma"])
 
     def save_models(self, score: float) -> None:
-        """Latest weights every checkpoint; the best (by total_reward_ma) when it improves."""
+        """Keep the best weights (by total_reward_ma) in memory; write files now and then."""
+        if score > self.best_ma:
+            self.best_ma = score
+            self.best = {
+                name: {k: v.detach().clone() for k, v in net.state_dict().items()}
+                for name, net in self.agent.nets.items()
+            }
+        if self.clock.wall_t - self.last_write >= MODEL_WRITE_INTERVAL_S:
+            self.write_models()
+
+    def write_models(self) -> None:
+        """Latest and best weights, one state-dict file per net, written atomically."""
         model_dir = self.ctx.model_dir
         for name, net in self.agent.nets.items():
             save_atomic(net.state_dict(), model_dir / f"{self.prefix}_{name}_model.pt")
-        if score > self.best_ma:
-            self.best_ma = score
-            for name, net in self.agent.nets.items():
-                save_atomic(
-                    net.state_dict(), model_dir / f"{self.prefix}_ckpt-best_{name}_model.pt"
-                )
+        for name, state in self.best.items():
+            save_atomic(state, model_dir / f"{self.prefix}_ckpt-best_{name}_model.pt")
+        self.last_write = self.clock.wall_t
 
     def check_weights_changed(self) -> None:
         for name, before in self.initial.items():
@@ -229,6 +247,7 @@ class Session:
         self.initial = None
 
     def finish(self) -> dict:
+        self.write_models()
         self.progress.close()
         for table in (self.train_table, self.eval_table):
             table.close()

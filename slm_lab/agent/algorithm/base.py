@@ -65,7 +65,7 @@ class Algorithm:
         clip = self.net_spec.get("clip_grad_val")
         if clip:
             for params in self.params.values():
-                nn.utils.clip_grad_norm_(params, clip)
+                net_util.clip_grad_norm(params, clip)
         if self.dev_checks:
             self.check_grads()
         for optim in self.optims:

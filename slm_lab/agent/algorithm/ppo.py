@@ -132,9 +132,11 @@ class PPO(Algorithm):
         losses, entropies = [], []
         for _ in range(self.epochs):
             perm = torch.randperm(size, device=self.device)
+            shuffled = {k: v[perm] for k, v in data.items()}  # minibatches are then cheap views
             for start in range(0, size, self.minibatch_size):
-                idx = perm[start : start + self.minibatch_size]
-                loss, entropy = self.loss({k: v[idx] for k, v in data.items()}, clip_eps, ent_coef)
+                end = start + self.minibatch_size
+                mb = {k: v[start:end] for k, v in shuffled.items()}
+                loss, entropy = self.loss(mb, clip_eps, ent_coef)
                 self.optimize(loss)
                 losses.append(loss.detach())
                 entropies.append(entropy.detach())

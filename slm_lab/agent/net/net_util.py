@@ -11,6 +11,7 @@ from slm_lab.spec import names
 from slm_lab.spec.errors import SpecError
 
 GAIN_NAMES = ("relu", "tanh", "sigmoid", "selu", "linear", "leaky_relu")
+CLIP_EPS = 1e-6
 
 
 def activation(name: str | None) -> nn.Module:
@@ -60,6 +61,16 @@ def head(in_dim: int, out_dim: int, init_std: float | None) -> nn.Linear:
         nn.init.orthogonal_(layer.weight, gain=init_std)
         nn.init.zeros_(layer.bias)
     return layer
+
+
+def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:
+    """Scale gradients so their joint L2 norm is at most max_norm (torch's clip_grad_norm_
+    without its per-call checks: half the cost on small nets)."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    torch._foreach_mul_(grads, (max_norm / (norm + CLIP_EPS)).clamp_(max=1.0))
 
 
 def role_name(net_spec: dict, key: str, role: str | None) -> str:
