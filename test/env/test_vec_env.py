@@ -35,7 +35,7 @@ if COUNTER not in gym.registry:
 
 
 def make(num_envs: int = 2, **env) -> VecEnv:
-    spec = {"name": COUNTER, "num_envs": num_envs, "max_frame": 100, "max_t": None, **env}
+    spec = {"name": COUNTER, "num_envs": num_envs, "max_frame": 100, "max_t": None} | env
     return VecEnv(spec, Clock(100, num_envs))
 
 
@@ -76,7 +76,8 @@ def test_total_reward_nan_before_first_episode():
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_vectorization_modes(mode: str):
-    env = make(max_t=2, vectorization_mode=mode)
+    # async workers are spawned: "module:id" registers the test env in them too
+    env = make(name=f"{__name__}:{COUNTER}", max_t=2, vectorization_mode=mode)
     env.reset(seed=0)
     env.step(np.zeros(2, np.int64))
     _, _, _, trunc, real_next = env.step(np.zeros(2, np.int64))
