@@ -1,9 +1,10 @@
 """Gymnasium ids and the keyword arguments their constructors accept, checked without building."""
 
+import importlib
 import inspect
 from functools import cache
 
-from slm_lab.spec.errors import unknown_name
+from slm_lab.spec.errors import SpecError, unknown_name
 
 # keyword arguments gymnasium.make itself takes, whatever the env
 MAKE_KWARGS = ("max_episode_steps", "autoreset", "disable_env_checker", "render_mode")
@@ -29,6 +30,12 @@ def check_env_id(name: str) -> tuple[str, ...] | None:
     registry = _registry()
     if registry is None:
         return None
+    if ":" in name:  # "module:Env-v0" registers its env on import, as gymnasium.make does
+        module, name = name.split(":", 1)
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise SpecError(f"cannot import {module!r} for its env: {e}", "env.name") from e
     if name not in registry:
         raise unknown_name("environment", name, "env.name", sorted(_close_ids(name, registry)))
     entry = registry[name].entry_point

@@ -12,6 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from slm_lab.env.registry import check_env_id
 from slm_lab.spec import schema
 
 SAME_STEP = AutoresetMode.SAME_STEP
@@ -67,7 +68,13 @@ class ReturnTracker:
 
 
 def gym_kwargs(env_spec: dict) -> dict:
-    kwargs = {k: v for k, v in env_spec.items() if k not in LAB_KEYS}
+    """Keys for gymnasium.make: those the env accepts (unknown ones were warned about and dropped)."""
+    accepted = check_env_id(env_spec["name"])
+    kwargs = {
+        k: v
+        for k, v in env_spec.items()
+        if k not in LAB_KEYS and (accepted is None or k in accepted)
+    }
     if env_spec.get("max_t"):
         kwargs["max_episode_steps"] = env_spec["max_t"]
     return kwargs

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
 from loguru import logger
@@ -21,6 +22,7 @@ from slm_lab.experiment import SessionsFailed, analysis
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.progress import Progress
 from slm_lab.lib.util import cpu_count, git_info, timestamp, versions, write_json
+from slm_lab.spec.errors import SpecError
 
 COLUMNS = (
     "frame",
@@ -354,7 +356,10 @@ def record(spec: dict, spec_file: Path) -> dict:
 def preflight(spec: dict) -> None:
     """Build a one-env copy of the env and the agent, so build errors surface before any file."""
     clock = Clock(spec["env"]["max_frame"], 1)
-    env = VecEnv(spec["env"], clock, num_envs=1)
+    try:
+        env = VecEnv(spec["env"], clock, num_envs=1)
+    except (TypeError, ValueError, AssertionError, gym.error.Error) as e:  # envs assert on args
+        raise SpecError(f"gymnasium could not make {spec['env']['name']}: {e}", "env") from e
     try:
         Agent(spec, env, clock)
     finally:

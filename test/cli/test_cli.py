@@ -179,3 +179,14 @@ def test_strict_refuses_typo(tmp_path: Path):
         tmp_path,
         "did you mean clip_vloss?",
     )
+
+
+def test_env_refusing_its_arguments(tmp_path: Path):
+    spec = tiny_ppo()
+    spec["env"].update(name="LunarLander-v3", gravity=5.0)  # the env asserts -12 < gravity < 0
+    path = write_spec(tmp_path, {"lunar": spec})
+    assert_refused(
+        run_cli(str(path), "lunar", cwd=tmp_path),
+        tmp_path,
+        "[lunar] env: gymnasium could not make LunarLander-v3",
+    )

@@ -170,3 +170,14 @@ def test_search_block_checked(tmp_path: Path):
     spec["search"] = {"agent": {"algorithm": {"gamma__uniform": [0.9, 0.99]}}}
     loaded = load_spec(write_spec(tmp_path, {"ok": spec}, "ok.json"), "ok")
     assert loaded.spec["search"] == {"agent.algorithm.gamma__uniform": [0.9, 0.99]}
+
+
+def test_env_kwargs_checked_against_the_env(tmp_path: Path):
+    spec = tiny_ppo()
+    spec["env"].update(name="LunarLander-v3", continuous=False, gravitty=-5.0)
+    path = write_spec(tmp_path, {"lunar": spec})
+    loaded = load_spec(path, "lunar")
+    assert loaded.warnings == ["env.gravitty: unknown key, ignored; did you mean gravity?"]
+    from slm_lab.env.vec_env import gym_kwargs
+
+    assert gym_kwargs(loaded.spec["env"]) == {"continuous": False}
