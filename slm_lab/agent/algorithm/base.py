@@ -20,7 +20,7 @@ class Algorithm:
         self.env = env
         self.clock = clock
         self.dev_checks = dev_checks
-        self.device = net_util.device(self.net_spec.get("gpu", "auto"))
+        self.device = torch.device("cpu")  # until place_nets
         self.pd = action_pd(self.spec["action_pdtype"], env.action_space) if self.learns else None
         self.nets: dict[str, nn.Module] = {}
         self.optims: list[torch.optim.Optimizer] = []
@@ -41,6 +41,13 @@ class Algorithm:
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:
         raise NotImplementedError
+
+    def place_nets(self) -> None:
+        """Move the nets to the device their size and `net.gpu` call for."""
+        params = sum(p.numel() for net in self.nets.values() for p in net.parameters())
+        self.device = net_util.device(self.net_spec.get("gpu", "auto"), params)
+        for net in self.nets.values():
+            net.to(self.device)
 
     def build_optims(self, groups: dict[str | None, list[nn.Parameter]]) -> None:
         """One optimizer (and LR scheduler) per role; role None reads the plain optim_spec."""

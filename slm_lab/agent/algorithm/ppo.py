@@ -47,8 +47,7 @@ class PPO(Algorithm):
                 "actor": build_net(ns, shape, [n_out], stds[:1], role="actor"),
                 "critic": build_net(ns, shape, [1], stds[1:], role="critic"),
             }
-        for net in self.nets.values():
-            net.to(self.device)
+        self.place_nets()
         if ns["shared"] or ns["use_same_optim"]:
             self.build_optims({None: [p for n in self.nets.values() for p in n.parameters()]})
         else:

@@ -12,6 +12,9 @@ from slm_lab.spec.errors import SpecError
 
 GAIN_NAMES = ("relu", "tanh", "sigmoid", "selu", "linear", "leaky_relu")
 CLIP_EPS = 1e-6
+# below this many parameters a net acts and learns faster on the CPU than through CUDA launches
+# (PPO CartPole, 64x64 nets, H200 machine: 6,856 frames/s on CUDA, 14,553 on its CPU)
+GPU_MIN_PARAMS = 100_000
 
 
 def activation(name: str | None) -> nn.Module:
@@ -133,12 +136,13 @@ def make_lr_scheduler(spec: dict | None, optim, clock, path: str):
         raise SpecError(f"{name} refused its arguments: {e!r}", path) from e
 
 
-def device(gpu: object) -> torch.device:
-    """`auto`: CUDA when present; `true` without CUDA warns and uses the CPU."""
+def device(gpu: object, params: int) -> torch.device:
+    """`auto`: CUDA when present and the nets are big enough to gain from it; `true`: CUDA
+    (without it, a warning and the CPU); `false`: the CPU."""
     cuda = torch.cuda.is_available()
     if gpu is True and not cuda:
         logger.warning("net.gpu is true but CUDA is not available: using the CPU")
-    use_cuda = cuda and gpu in (True, "auto")
+    use_cuda = cuda and (gpu is True or (gpu == "auto" and params >= GPU_MIN_PARAMS))
     return torch.device("cuda" if use_cuda else "cpu")
 
 

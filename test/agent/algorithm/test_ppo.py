@@ -86,6 +86,7 @@ def test_train_changes_weights_and_counts_steps():
     assert np.isfinite(agent.algorithm.stats["loss"])
 
 
+@pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)` before")
 def test_shared_net_and_lr_schedule():
     raw = tiny_ppo()
     raw["agent"]["net"].update(
