@@ -84,8 +84,7 @@ def run(
         loaded = load_spec(spec_file, spec_name, sets, strict=strict)
         for warning in loaded.warnings:
             logger.warning(f"{loaded.file} [{spec_name}] {warning}")
-        from slm_lab.experiment import control
-
+        control = import_control()
         try:
             metrics = control.start(loaded.spec, loaded.file, base_mode, render, level, DATA_DIR)
         except SpecError as e:
@@ -97,6 +96,17 @@ def run(
     except SessionsFailed as e:
         raise fail(str(e), 1) from None
     logger.debug(f"trial metrics: {metrics}")
+
+
+def import_control():
+    """The training stack (torch, gymnasium), which the minimal install leaves out."""
+    try:
+        from slm_lab.experiment import control
+    except ImportError as e:
+        raise SpecError(
+            f"training needs the ml dependencies ({e.name} is missing): run `uv sync`"
+        ) from e
+    return control
 
 
 def version_callback(value: bool) -> None:
