@@ -59,7 +59,7 @@ SPEC = {
 }
 
 
-def run_ours(threads: int | None, frames: int) -> float:
+def run_ours(threads: int | None, frames: int, device: str = "cpu") -> float:
     import pandas as pd
     import torch
 
@@ -68,6 +68,7 @@ def run_ours(threads: int | None, frames: int) -> float:
 
     raw = json.loads(json.dumps(SPEC))
     raw["env"]["max_frame"] = frames
+    raw["agent"]["net"]["gpu"] = device == "cuda"
     spec, _ = validate(raw)
     spec["name"] = "bench_ppo"
     if threads is not None:  # pin, overriding the lab's own thread choice
@@ -129,9 +130,9 @@ PROGRAMS = {
 }
 
 
-def one(program: str, threads: int | None, frames: int) -> float:
+def one(program: str, threads: int | None, frames: int, device: str) -> float:
     if program == "ours":
-        return run_ours(threads, frames)
+        return run_ours(threads, frames, device)
     if program == "sb3":
         return run_sb3(threads or 1, frames)
     return run_env_only(frames)
@@ -142,10 +143,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--frames", type=int, default=FRAMES)
     parser.add_argument("--one", nargs=2, metavar=("PROGRAM", "THREADS"))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="with --one ours")
     args = parser.parse_args()
     if args.one:
         program, threads = args.one
-        print(json.dumps(one(program, None if threads == "default" else int(threads), args.frames)))
+        fps = one(program, None if threads == "default" else int(threads), args.frames, args.device)
+        print(json.dumps(fps))
         return
     results: dict[str, list[float]] = {label: [] for label in PROGRAMS}
     for rep in range(args.reps):

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# GPU check: PPO CartPole-v1 frames/s with its nets on CUDA, and on this machine's CPU for
+# comparison (200k frames each, about a minute in all). SAC Pendulum and PPO Pong join when those
+# algorithms and envs land. Results go to $OUT (or bench/results) with the card's name.
+#
+# A machine without the lab's dependencies but with torch (such as the lent GPU machines) takes
+# wheels carried in .whl/: see docs/BENCHMARKS.md for the list and the download command.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONUNBUFFERED=1
+if [ -d .whl ]; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
+  export PYTHONPATH="/tmp/site:$PWD"
+fi
+py=${PYTHON:-python3}
+out=${OUT:-bench/results}
+mkdir -p "$out"
+{
+  date -u +"%Y-%m-%d %H:%M UTC"
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || echo "no nvidia-smi"
+  "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  echo "cpu cores: $(nproc)"
+  for device in cuda cpu; do
+    fps=$(timeout 300 "$py" bench/speed_ppo.py --frames 200000 --one ours default --device "$device" | tail -n 1)
+    echo "ppo_cartpole ($device nets, 4 envs, 200k frames): $fps frames/s"
+  done
+} 2>&1 | tee "$out/gpu_check.txt"
