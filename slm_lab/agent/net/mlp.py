@@ -1,48 +1,9 @@
 """MLPNet: a fully connected body with one output head per requested dimension."""
 
-import torch
 from torch import nn
 
 from slm_lab.agent.net import net_util
-
-
-class HeadNet(nn.Module):
-    """A body plus output heads; returns a tensor for one head, a list for several."""
-
-    def __init__(self, body: nn.Module, body_dim: int, net_spec: dict, out_dims, head_stds) -> None:
-        super().__init__()
-        self.body = body
-        self.heads = nn.ModuleList(
-            net_util.head(body_dim, d, std) for d, std in zip(out_dims, head_stds, strict=True)
-        )
-        out_act = net_spec.get("out_layer_activation")
-        acts = out_act if isinstance(out_act, list) else [out_act] * len(out_dims)
-        self.out_acts = nn.ModuleList(net_util.activation(a) for a in acts)
-        self.single = len(out_dims) == 1
-
-        # the lab registers no hooks, so call each layer's forward directly: Module.__call__
-        # costs a few microseconds per layer, a third of an MLP's acting time on small batches
-        self.layers = (
-            [m.forward for m in leaves(body)] if isinstance(body, nn.Sequential) else [body]
-        )
-        self.outputs = [
-            (hd.forward, act.forward) for hd, act in zip(self.heads, self.out_acts, strict=True)
-        ]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
-        for layer in self.layers:
-            x = layer(x)
-        if self.single:
-            head, act = self.outputs[0]
-            return act(head(x))
-        return [act(head(x)) for head, act in self.outputs]
-
-
-def leaves(module: nn.Module) -> list[nn.Module]:
-    """The layers of nested Sequentials, in order."""
-    if not isinstance(module, nn.Sequential):
-        return [module]
-    return [leaf for child in module for leaf in leaves(child)]
+from slm_lab.agent.net.base import HeadNet
 
 
 class MLPNet(HeadNet):

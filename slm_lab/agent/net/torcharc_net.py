@@ -4,7 +4,7 @@ import torch
 import torcharc
 
 from slm_lab.agent.net import net_util
-from slm_lab.agent.net.mlp import HeadNet
+from slm_lab.agent.net.base import HeadNet
 from slm_lab.spec.errors import SpecError
 
 

@@ -73,3 +73,14 @@ def test_torcharc_net_from_arc():
     net = build_net(spec, (4,), [3], [None])
     assert net(torch.zeros(2, 4)).shape == (2, 3)
     assert net.heads[0].in_features == 12
+
+
+def test_torcharc_bad_arc_is_a_spec_error():
+    from slm_lab.spec import SpecError
+
+    arc = {
+        "modules": {"body": {"Linearr": {"out_features": 4}}},
+        "graph": {"input": "x", "modules": {"body": ["x"]}, "output": "body"},
+    }
+    with pytest.raises(SpecError, match=r"agent\.net\.arc: torcharc could not build this arc"):
+        build_net(net_spec(type="TorchArcNet", arc=arc), (4,), [2], [None])
