@@ -366,10 +366,6 @@ def preflight(spec: dict) -> None:
         env.close()
 
 
-def run_dir_for(name: str, stamp: str, root: Path) -> Path:
-    return root / f"{name}_{stamp}"
-
-
 def start(
     spec: dict, spec_file: Path, mode: str, render: bool, log_level: str, data_root: Path
 ) -> dict:
@@ -381,7 +377,7 @@ def start(
     name = spec["name"]
     ctx = RunContext(
         mode=mode,
-        run_dir=run_dir_for(name, spec["meta"]["timestamp"], data_root),
+        run_dir=data_root / f"{name}_{spec['meta']['timestamp']}",
         name=name,
         render=render,
         log_level=log_level,

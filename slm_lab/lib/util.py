@@ -37,10 +37,6 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(Path(path).read_text())
-
-
 def git_info() -> dict[str, Any]:
     """SHA and dirty flag of the lab's source checkout (None outside one)."""
     repo = ROOT.parent

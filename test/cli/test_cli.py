@@ -35,6 +35,7 @@ def test_train_run_writes_the_run_folder(tmp_path: Path, tiny_spec_file: Path):
     result = run_cli("run", str(tiny_spec_file), "tiny", "train", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert METRICS_LINE.search(result.stderr), result.stderr
+    assert "s0 frame 2,000/2,000 |" in result.stderr  # plain progress lines off a terminal
     (run,) = run_dirs(tmp_path)
     assert re.fullmatch(r"tiny_\d{4}_\d{2}_\d{2}_\d{6}", run.name)
     spec = json.loads((run / "tiny_spec.json").read_text())
@@ -164,6 +165,7 @@ def test_not_yet_available_class_refused(tmp_path: Path):
         (("nope", "train"), ("spec 'nope' is not in the file; allowed: tiny",)),
         (("tiny", "train", "--log-level", "LOUD"), ("unknown log level 'LOUD'",)),
         (("tiny", "train", "-s", "novalue"), ("-s/--set expects key=value",)),
+        ((), ("give the spec name after the spec file",)),
     ],
 )
 def test_refusals(tmp_path: Path, tiny_spec_file: Path, args, fragments):
