@@ -302,11 +302,12 @@ class Trial:
         return self.finish(done)
 
     def run_parallel(self, n: int, workers: int, threads: int) -> list[dict]:
-        ctx = self.ctx
         results = []
-        with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+        try:
             futures = {
-                pool.submit(run_session, self.spec, ctx, i, threads, True): i for i in range(n)
+                pool.submit(run_session, self.spec, self.ctx, i, threads, True): i
+                for i in range(n)
             }
             for future in as_completed(futures):
                 try:
@@ -314,6 +315,8 @@ class Trial:
                 except Exception as e:  # a crashed session must not lose the others
                     detail = "".join(traceback.format_exception(e))
                     logger.error(f"Session {futures[future]} failed: {e!r}\n{detail}")
+        finally:  # on Ctrl-C, sessions not started yet must not start
+            pool.shutdown(wait=True, cancel_futures=True)
         return results
 
     def finish(self, done: list[dict]) -> dict:
