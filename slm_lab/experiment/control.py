@@ -5,10 +5,10 @@ import math
 import os
 import random
 import secrets
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import sys
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import wait
 from pathlib import Path
 
 import gymnasium as gym
@@ -44,6 +44,8 @@ EVAL_SEED_OFFSET = 1_000_003  # eval envs draw seeds apart from the training env
 MODEL_WRITE_INTERVAL_S = 60.0  # model files are rewritten at most this often, and at the end
 SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than several
 SEED_RANGE = 2**31 - 1
+EXIT_INTERRUPTED = 130  # a session process stopped by Ctrl-C
+STOP_GRACE_S = 30.0  # time an interrupted session gets to save before it is terminated
 
 
 @dataclass(frozen=True)
@@ -276,17 +278,27 @@ def set_threads(agent_nets: dict, threads: int) -> None:
     torch.set_num_threads(1 if params < SMALL_NET_PARAMS else threads)
 
 
-def run_session(spec: dict, ctx: RunContext, index: int, threads: int, worker: bool) -> dict:
-    """Entry point of a session, in this process or a worker process."""
-    if worker:
-        lab_logger.setup(ctx.log_level, ctx.log_dir / f"{ctx.prefix(index)}.log")
+def run_session(spec: dict, ctx: RunContext, index: int, threads: int) -> dict:
+    """One session in this process; returns its metrics."""
     session = Session(spec, ctx, index, spec["meta"]["session_seeds"][index])
     set_threads(session.agent.nets, threads)
     return session.run()
 
 
+def session_process(spec: dict, ctx: RunContext, index: int, threads: int) -> None:
+    """Entry point of a session's own process: its log file, and an exit code for the trial."""
+    lab_logger.setup(ctx.log_level, ctx.log_dir / f"{ctx.prefix(index)}.log")
+    try:
+        run_session(spec, ctx, index, threads)
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception:
+        logger.exception(f"Session {index} failed")
+        sys.exit(1)
+
+
 class Trial:
-    """max_session sessions with distinct seeds, in parallel processes capped at the CPU count."""
+    """max_session sessions with distinct seeds, each in its own process, at most one per core."""
 
     def __init__(self, spec: dict, ctx: RunContext) -> None:
         self.spec, self.ctx = spec, ctx
@@ -295,47 +307,72 @@ class Trial:
         n = self.spec["meta"]["max_session"]
         workers = min(n, cpu_count())
         threads = max(1, cpu_count() // workers)
-        if workers == 1:
-            done = [run_session(self.spec, self.ctx, i, threads, worker=False) for i in range(n)]
-        else:
-            done = self.run_parallel(n, workers, threads)
-        return self.finish(done)
+        run = self.run_inline if workers == 1 else self.run_parallel
+        return self.finish(run(n, workers, threads))
 
-    def run_parallel(self, n: int, workers: int, threads: int) -> list[dict]:
-        results = []
-        pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn"))
+    def run_inline(self, n: int, workers: int, threads: int) -> list[int]:
+        """Sessions one after another in this process (one session, or one core)."""
+        done = []
+        for i in range(n):
+            try:
+                run_session(self.spec, self.ctx, i, threads)
+                done.append(i)
+            except Exception:  # a crashed session must not lose the others
+                logger.exception(f"Session {i} failed")
+        return done
+
+    def run_parallel(self, n: int, workers: int, threads: int) -> list[int]:
+        """Up to `workers` session processes at a time; returns the sessions that finished.
+        On Ctrl-C, running sessions save and stop, and no new one starts."""
+        mp = get_context("spawn")
+        pending, running, done = list(range(n)), {}, []
         try:
-            futures = {
-                pool.submit(run_session, self.spec, self.ctx, i, threads, True): i
-                for i in range(n)
-            }
-            for future in as_completed(futures):
-                try:
-                    results.append(future.result())
-                except Exception as e:  # a crashed session must not lose the others
-                    detail = "".join(traceback.format_exception(e))
-                    logger.error(f"Session {futures[future]} failed: {e!r}\n{detail}")
-        finally:  # on Ctrl-C, sessions not started yet must not start
-            pool.shutdown(wait=True, cancel_futures=True)
-        return results
+            while pending or running:
+                while pending and len(running) < workers:
+                    i = pending.pop(0)
+                    args = (self.spec, self.ctx, i, threads)
+                    running[i] = mp.Process(target=session_process, args=args, name=f"session-{i}")
+                    running[i].start()
+                wait([p.sentinel for p in running.values()])
+                for i, proc in list(running.items()):
+                    if proc.exitcode is None:
+                        continue
+                    del running[i]
+                    if proc.exitcode == 0:
+                        done.append(i)
+                    elif proc.exitcode == EXIT_INTERRUPTED:
+                        raise KeyboardInterrupt
+                    else:
+                        logger.error(f"Session {i} failed: see {self.ctx.log_dir}")
+        except KeyboardInterrupt:
+            stop(running.values())
+            raise
+        return done
 
-    def finish(self, done: list[dict]) -> dict:
-        ctx, env_name = self.ctx, self.spec["env"]["name"]
-        paths = sorted(ctx.info_dir.glob(f"{ctx.prefix()}_s*_session_df_eval.csv"))
-        dfs = [analysis.read_table(p) for p in paths]
-        dfs = [df for df in dfs if len(df)]
-        if not done or not dfs:
-            raise RuntimeError(f"every session of trial {ctx.trial} failed: see {ctx.log_dir}")
-        metrics = analysis.trial_metrics(dfs, env_name)
+    def finish(self, done: list[int]) -> dict:
+        ctx, n = self.ctx, self.spec["meta"]["max_session"]
+        if not done:
+            raise SessionsFailed(f"every session of trial {ctx.trial} failed: see {ctx.log_dir}")
+        dfs = [
+            analysis.read_table(ctx.info_dir / f"{ctx.prefix(i)}_session_df_eval.csv") for i in done
+        ]
+        metrics = analysis.trial_metrics(dfs, self.spec["env"]["name"])
         metrics["sessions"] = len(done)
         write_json(ctx.run_dir / f"{ctx.prefix()}_trial_metrics_scalar.json", metrics)
         logger.info(f"trial_metrics: {analysis.fmt_metrics(metrics)}")
         logger.info(f"Trial {ctx.trial} done | {ctx.run_dir}")
-        if len(done) < self.spec["meta"]["max_session"]:
-            raise SessionsFailed(
-                f"{self.spec['meta']['max_session'] - len(done)} session(s) failed"
-            )
+        if len(done) < n:
+            raise SessionsFailed(f"{n - len(done)} of {n} sessions failed: see {ctx.log_dir}")
         return metrics
+
+
+def stop(procs) -> None:
+    """Let interrupted sessions save (they got the same SIGINT), then end any still running."""
+    for proc in procs:
+        proc.join(STOP_GRACE_S)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join()
 
 
 def record(spec: dict, spec_file: Path) -> dict:

@@ -1,0 +1,59 @@
+"""Trials: a crashed session loses nothing of the others; Ctrl-C stops a trial cleanly."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from slm_lab.experiment import SessionsFailed, control
+from slm_lab.spec.validate import validate
+from test.conftest import CLI, tiny_ppo, write_spec
+from test.experiment.crash_env import CRASH_ID
+
+CHECKPOINT_WAIT_S = 120
+
+
+def test_crashed_session_keeps_the_others(tmp_path: Path):
+    raw = tiny_ppo(max_frame=400, max_session=2, log_frequency=100)
+    raw["env"].update(name=f"test.experiment.crash_env:{CRASH_ID}", num_envs=1)
+    spec, _ = validate(raw)
+    spec["name"] = "crash"
+    with pytest.raises(SessionsFailed, match="1 of 2 sessions failed"):
+        control.start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
+    (run,) = tmp_path.iterdir()
+    metrics = json.loads((run / "crash_t0_trial_metrics_scalar.json").read_text())
+    assert metrics["sessions"] == 1 and metrics["frame"] == 400
+    assert "planted crash" in (run / "log" / "crash_t0_s1.log").read_text()
+    assert (run / "model" / "crash_t0_s0_actor_model.pt").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_trial_and_starts_no_new_session(tmp_path: Path):
+    path = write_spec(tmp_path, {"long": tiny_ppo(max_frame=2_000_000, max_session=4)})
+    proc = subprocess.Popen(
+        [str(CLI), "run", str(path), "long", "train"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, as a terminal gives it
+    )
+    info = tmp_path / "data"
+    deadline = time.monotonic() + CHECKPOINT_WAIT_S
+    while (
+        not list(info.glob("*/info/long_t0_s1_session_df_train.csv"))
+        and time.monotonic() < deadline
+    ):
+        time.sleep(0.5)
+    time.sleep(3)  # a few checkpoints in
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=CHECKPOINT_WAIT_S)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip().endswith("error: interrupted")
+    (run,) = info.iterdir()
+    assert not (run / "info" / "long_t0_s2_session_df_train.csv").exists()  # never started
+    models = {p.name for p in (run / "model").iterdir()}
+    assert {"long_t0_s0_actor_model.pt", "long_t0_s1_critic_model.pt"} <= models
