@@ -136,7 +136,7 @@ class Session:
         self.best: dict[str, dict] = {}
         self.last_write = 0.0
         self.last = {"frame": 0, "wall_t": 0.0}
-        self.evals = 0
+        self.evals, self.last_eval = 0, 0
         self.progress = Progress(f"s{index}", self.clock.max_frame, ctx.live)
         tb_on = meta["tensorboard"] if meta["tensorboard"] is not None else ctx.mode == "dev"
         self.tb = self.tensorboard() if tb_on else None
@@ -178,6 +178,8 @@ class Session:
                 next_eval = (clock.frame // self.eval_freq + 1) * self.eval_freq
         if self.last["frame"] != clock.frame:
             self.checkpoint()
+        if self.eval_env is not None and self.last_eval != clock.frame:
+            self.evaluate()
 
     def row(self, total_reward: float, episodes: int) -> dict:
         frame, wall_t = self.clock.frame, self.clock.wall_t
@@ -221,6 +223,7 @@ class Session:
         while env.tracker.episodes < EVAL_EPISODES:
             obs = env.step(self.agent.act(obs, explore=False))[0]
         row = self.eval_table.append(self.row(env.tracker.total_reward, env.tracker.episodes))
+        self.last_eval = self.clock.frame
         self.save_models(row["total_reward_ma"])
 
     def save_models(self, score: float) -> None:

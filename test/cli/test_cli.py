@@ -91,9 +91,8 @@ def test_render_before_or_after_run(tmp_path: Path, before: bool):
 
 
 def test_parallel_sessions_with_rigorous_eval(tmp_path: Path):
-    path = write_spec(
-        tmp_path, {"two": tiny_ppo(max_session=2, rigorous_eval=1, eval_frequency=1000)}
-    )
+    spec = tiny_ppo(max_frame=2500, max_session=2, rigorous_eval=1, eval_frequency=1000)
+    path = write_spec(tmp_path, {"two": spec})
     result = run_cli("run", str(path), "two", "train", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     (run,) = run_dirs(tmp_path)
@@ -102,7 +101,7 @@ def test_parallel_sessions_with_rigorous_eval(tmp_path: Path):
     tables = [pd.read_csv(run / "info" / f"two_t0_s{i}_session_df_train.csv") for i in (0, 1)]
     assert not tables[0]["total_reward"].equals(tables[1]["total_reward"])  # distinct seeds
     eval_df = pd.read_csv(run / "info" / "two_t0_s0_session_df_eval.csv")
-    assert eval_df["frame"].tolist() == [1000, 2000]
+    assert eval_df["frame"].tolist() == [1000, 2000, 2500]  # and one at the end
     assert (eval_df["epi"] >= 8).all()  # greedy episodes on the separate env
     metrics = json.loads((run / "two_t0_trial_metrics_scalar.json").read_text())
     assert metrics["sessions"] == 2 and metrics["consistency"] <= 1.0
