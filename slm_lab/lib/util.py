@@ -13,6 +13,7 @@ import pendulum
 from slm_lab import ROOT
 
 TIMESTAMP_FORMAT = "YYYY_MM_DD_HHmmss"
+GIB = 2**30
 VERSIONED = ("slm-lab", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "torcharc", "ray")
 
 
@@ -22,6 +23,11 @@ def timestamp() -> str:
 
 def cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def available_memory() -> int:
+    """Bytes of memory free now (physical pages available)."""
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -295,8 +295,10 @@ REQUIRED_ENV = ("name", "max_frame")
 # keys read by the lab's Atari wrappers rather than by gymnasium.make
 ENV_LAB_KEYS = ("life_loss_info", "frame_stack", "noop_max", "fire_reset")
 
+MAX_SESSIONS = 1024  # seeds per trial
+MAX_SEED = 2**31 - 1 - MAX_SESSIONS  # session seeds (random_seed + i) stay valid for numpy
 META_FIELDS = {
-    "max_session": pos_int(),
+    "max_session": Field("int", low=1, high=MAX_SESSIONS),
     "max_trial": pos_int(),
     "log_frequency": pos_int(),
     "eval_frequency": pos_int(),
@@ -304,7 +306,7 @@ META_FIELDS = {
     "search_resources": Field("dict"),
     "search_scheduler": Field("dict", nullable=True),
     "distributed": Field("any", choices=names.DISTRIBUTED),
-    "random_seed": Field("int", nullable=True, low=0),
+    "random_seed": Field("int", nullable=True, low=0, high=MAX_SEED),
     "tensorboard": Field("bool", nullable=True),
     # written by the lab into a run's saved spec
     "session_seeds": Field("list", nullable=True),

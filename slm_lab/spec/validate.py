@@ -103,6 +103,9 @@ def check_value(value: Any, field: S.Field, path: str, v: Validator) -> Any:
             if not isinstance(value, list):
                 raise _type_error(path, "a list of integers", value)
             value = [to_int(x, f"{path}[{i}]") for i, x in enumerate(value)]
+            for i, width in enumerate(value):
+                if width < 1:
+                    raise SpecError(f"layer widths must be >= 1, got {width}", f"{path}[{i}]")
         case "list" if not isinstance(value, list):
             raise _type_error(path, "a list", value)
         case "dict" if not isinstance(value, dict):
@@ -222,6 +225,7 @@ def check_net(net: dict, path: str, v: Validator) -> dict:
         net["gpu"] = bool(gpu)
     elif gpu not in S.GPU_VALUES or (isinstance(gpu, int) and not isinstance(gpu, bool)):
         raise SpecError(f"unknown gpu setting {gpu!r}", f"{path}.gpu", S.GPU_VALUES)
+    check_activations(net.get("out_layer_activation"), f"{path}.out_layer_activation")
     out = {**S.NET_DEFAULTS, **S.NET_TYPE_DEFAULTS[net["type"]], **net}
     has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
     if not has_optim:
@@ -231,6 +235,15 @@ def check_net(net: dict, path: str, v: Validator) -> dict:
     ):
         raise SpecError("TorchArcNet needs an arc block or an arc_file", path)
     return out
+
+
+def check_activations(value: object, path: str) -> None:
+    """out_layer_activation: null, an activation name, or a list of them (one per head)."""
+    allowed = (None, *names.ACTIVATIONS)
+    for i, name in enumerate(value if isinstance(value, list) else [value]):
+        if not (name is None or (isinstance(name, str) and name.lower() in names.ACTIVATIONS)):
+            where = f"{path}[{i}]" if isinstance(value, list) else path
+            raise unknown_name("activation", name, where, allowed)
 
 
 def check_batching(algo: dict, env: dict) -> None:

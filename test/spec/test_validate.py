@@ -181,3 +181,62 @@ def test_env_kwargs_checked_against_the_env(tmp_path: Path):
     from slm_lab.env.vec_env import gym_kwargs
 
     assert gym_kwargs(loaded.spec["env"]) == {"continuous": False}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expect"),
+    [
+        ("hid_layers", [64, -5], "agent.net.hid_layers[1]: layer widths must be >= 1, got -5"),
+        ("out_layer_activation", 5, "agent.net.out_layer_activation: unknown activation 5"),
+        (
+            "out_layer_activation",
+            ["tanh", "nope"],
+            "agent.net.out_layer_activation[1]: unknown activation 'nope'",
+        ),
+    ],
+)
+def test_net_values_checked(tmp_path: Path, key, value, expect):
+    assert expect in refuse(tmp_path, lambda s: s["agent"]["net"].update({key: value}))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expect"),
+    [
+        (
+            lambda s: s["agent"]["net"].update(loss_spec={"name": "MSELoss", "x": 1}),
+            "agent.net.loss_spec: MSELoss refused its arguments",
+        ),
+        (
+            lambda s: s["agent"]["net"].update(
+                lr_scheduler_spec={"name": "LinearToZero", "frame": 0}
+            ),
+            "agent.net.lr_scheduler_spec.frame: LinearToZero needs frame > 0",
+        ),
+        (
+            lambda s: s["agent"]["net"].update(lr_scheduler_spec={"name": "StepLR"}),
+            "agent.net.lr_scheduler_spec: StepLR refused its arguments",
+        ),
+        (
+            lambda s: s["agent"]["net"].update(optim_spec={"name": "Adam", "lr": -1}),
+            "agent.net.optim_spec: Adam refused its arguments",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(time_horizon=10**10, minibatch_size=4),
+            "agent.algorithm.time_horizon: a rollout of 10000000000 x 2 steps needs",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(action_pdtype="Normal"),
+            "agent.algorithm.action_pdtype: 'Normal' does not fit action space Discrete(2)",
+        ),
+    ],
+)
+def test_build_errors_are_spec_errors(mutate, expect):
+    from slm_lab.experiment.control import preflight
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    mutate(raw)
+    spec, _ = validate(raw)
+    with pytest.raises(SpecError) as err:
+        preflight(spec)
+    assert expect in str(err.value)

@@ -10,10 +10,9 @@ One rollout of `time_horizon` vector steps arrives as a batch; then, as in the p
 
 import numpy as np
 import torch
-from torch import nn
 
 from slm_lab.agent.algorithm.base import Algorithm
-from slm_lab.agent.net import build_net
+from slm_lab.agent.net import build_net, net_util
 from slm_lab.lib.math_util import gae
 from slm_lab.lib.schedule import Schedule
 
@@ -28,8 +27,7 @@ class PPO(Algorithm):
         self.clip_eps = Schedule(s["clip_eps_spec"])
         self.entropy_coef = Schedule(s["entropy_coef_spec"], default=0.0)
         self.epochs, self.minibatch_size = s["training_epoch"], s["minibatch_size"]
-        loss_spec = dict(self.net_spec["loss_spec"])
-        self.loss_fn = getattr(nn, loss_spec.pop("name"))(reduction="none", **loss_spec)
+        self.loss_fn = net_util.make_loss(self.net_spec["loss_spec"], "agent.net.loss_spec")
         self.build_nets()
 
     @property

@@ -1,13 +1,35 @@
 """OnPolicyBatchReplay: a preallocated (time, env) rollout, handed over whole every `horizon` steps."""
 
+import math
+
 import numpy as np
 import torch
+
+from slm_lab.lib.util import GIB, available_memory
+from slm_lab.spec.errors import SpecError
+
+ITEM_BYTES = 8  # upper bound of one stored scalar
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int64): torch.int64}
 
 
 def torch_dtype(dtype: np.dtype) -> torch.dtype:
     return TORCH_DTYPES.get(np.dtype(dtype), torch.float32)
+
+
+def check_fits(horizon: int, num_envs: int, obs_space, action_space) -> None:
+    """Refuse, before allocating, a rollout that would not fit in the machine's free memory."""
+    obs_bytes = math.prod(obs_space.shape) * np.dtype(obs_space.dtype).itemsize
+    act_bytes = max(1, math.prod(action_space.shape or ())) * ITEM_BYTES
+    step_bytes = 2 * obs_bytes + act_bytes + 3 * ITEM_BYTES  # obs, final_obs, action, r/term/trunc
+    need = (horizon + 1) * num_envs * step_bytes
+    free = available_memory()
+    if need > free:
+        raise SpecError(
+            f"a rollout of {horizon} x {num_envs} steps needs {need / GIB:.1f} GiB of memory, "
+            f"{free / GIB:.1f} GiB are free",
+            "agent.algorithm.time_horizon",
+        )
 
 
 class OnPolicyBatchReplay:
@@ -20,6 +42,7 @@ class OnPolicyBatchReplay:
     def __init__(
         self, memory_spec: dict, horizon: int, num_envs: int, obs_space, action_space, device
     ) -> None:
+        check_fits(horizon, num_envs, obs_space, action_space)
         self.horizon = horizon
         self.device = device
         pin = device.type == "cuda"

@@ -126,14 +126,35 @@ def make_lr_scheduler(spec: dict | None, optim, clock, path: str):
         return None
     name = spec["name"]
     kwargs = {k: v for k, v in spec.items() if k != "name"}
+    if name in names.LAB_LR_SCHEDULERS:
+        return frame_decay(name, kwargs, optim, clock, path)
     try:
-        if name == "LinearToZero":
-            return FrameDecay(optim, clock, frame=kwargs["frame"])
-        if name == "LinearToMin":
-            return FrameDecay(optim, clock, kwargs["frame"], kwargs.get("min_factor", 0.0))
         return getattr(torch.optim.lr_scheduler, name)(optim, **kwargs)
     except (KeyError, TypeError, ValueError) as e:
         raise SpecError(f"{name} refused its arguments: {e!r}", path) from e
+
+
+def frame_decay(name: str, kwargs: dict, optim, clock, path: str) -> FrameDecay:
+    """LinearToZero {frame} or LinearToMin {frame, min_factor}."""
+    frame, min_factor = kwargs.get("frame"), kwargs.get("min_factor", 0.0)
+    if isinstance(frame, bool) or not isinstance(frame, int | float) or frame <= 0:
+        raise SpecError(f"{name} needs frame > 0, got {frame!r}", f"{path}.frame")
+    if (
+        isinstance(min_factor, bool)
+        or not isinstance(min_factor, int | float)
+        or not 0 <= min_factor <= 1
+    ):
+        raise SpecError(f"min_factor must be in [0, 1], got {min_factor!r}", f"{path}.min_factor")
+    return FrameDecay(optim, clock, frame, min_factor)
+
+
+def make_loss(loss_spec: dict, path: str) -> nn.Module:
+    """An elementwise torch.nn loss (reduction="none") from {name, ...arguments}."""
+    kwargs = {k: v for k, v in loss_spec.items() if k != "name"}
+    try:
+        return getattr(nn, loss_spec["name"])(reduction="none", **kwargs)
+    except (TypeError, ValueError) as e:
+        raise SpecError(f"{loss_spec['name']} refused its arguments: {e}", path) from e
 
 
 def device(gpu: object, params: int) -> torch.device:
