@@ -230,6 +230,12 @@ def check_net(net: dict, path: str, v: Validator) -> dict:
     has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
     if not has_optim:
         out["optim_spec"] = dict(S.DEFAULT_OPTIM)
+    one_optim = out["shared"] or out["use_same_optim"]
+    if one_optim and "optim_spec" not in out:
+        raise SpecError(
+            "a shared net, or use_same_optim, trains with one optimizer: give optim_spec",
+            f"{path}.optim_spec",
+        )
     if net["type"] == "TorchArcNet" and not any(
         net.get(k) for k in ("arc", "arc_file", "actor_arc", "critic_arc")
     ):

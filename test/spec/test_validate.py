@@ -240,3 +240,15 @@ def test_build_errors_are_spec_errors(mutate, expect):
     with pytest.raises(SpecError) as err:
         preflight(spec)
     assert expect in str(err.value)
+
+
+def test_one_optimizer_needs_optim_spec(tmp_path: Path):
+    def mutate(spec):
+        net = spec["agent"]["net"]
+        net["actor_optim_spec"] = net.pop("optim_spec")
+        net["use_same_optim"] = True
+
+    assert (
+        "agent.net.optim_spec: a shared net, or use_same_optim, trains with one optimizer"
+        in refuse(tmp_path, mutate)
+    )
