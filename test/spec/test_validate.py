@@ -228,6 +228,14 @@ def test_net_values_checked(tmp_path: Path, key, value, expect):
             lambda s: s["agent"]["algorithm"].update(action_pdtype="Normal"),
             "agent.algorithm.action_pdtype: 'Normal' does not fit action space Discrete(2)",
         ),
+        (
+            lambda s: s["agent"]["algorithm"].update(normalize_v_targets=True),
+            "agent.algorithm.normalize_v_targets: normalize_v_targets is not available yet",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(action_policy="epsilon_greedy"),
+            "agent.algorithm.action_policy: PPO samples its policy; allowed: default",
+        ),
     ],
 )
 def test_build_errors_are_spec_errors(mutate, expect):

@@ -15,14 +15,27 @@ from slm_lab.agent.algorithm.base import Algorithm
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.lib.math_util import gae
 from slm_lab.lib.schedule import Schedule
+from slm_lab.spec.errors import SpecError
 
 ADV_EPS = 1e-8
+
+
+def refuse_unsupported(spec: dict) -> None:
+    """Keys PPO accepts in the spec format but does not honour in this version: refused, not ignored."""
+    path = "agent.algorithm"
+    if spec["action_policy"] != "default":
+        raise SpecError("PPO samples its policy", f"{path}.action_policy", ["default"])
+    if spec["normalize_v_targets"]:
+        raise SpecError(
+            "normalize_v_targets is not available yet", f"{path}.normalize_v_targets", [False]
+        )
 
 
 class PPO(Algorithm):
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
+        refuse_unsupported(s)
         self.gamma, self.lam = s["gamma"], s["lam"]
         self.clip_eps = Schedule(s["clip_eps_spec"])
         self.entropy_coef = Schedule(s["entropy_coef_spec"], default=0.0)
