@@ -48,18 +48,18 @@ class ReturnTracker:
 
     def __init__(self, num_envs: int) -> None:
         self.running = np.zeros(num_envs, dtype=np.float64)
-        self.lengths = np.zeros(num_envs, dtype=np.int64)
         self.returns: deque[float] = deque(maxlen=RETURN_WINDOW)
         self.episodes = 0
 
-    def add(self, reward: np.ndarray, done: np.ndarray) -> None:
+    def add(self, reward: np.ndarray, done: np.ndarray) -> bool:
+        """Accumulate one vector step; True when some episode ended."""
         self.running += reward
-        self.lengths += 1
-        if done.any():
+        ended = bool(done.any())
+        if ended:
             self.returns.extend(self.running[done].tolist())
             self.episodes += int(done.sum())
             self.running[done] = 0.0
-            self.lengths[done] = 0
+        return ended
 
     @property
     def total_reward(self) -> float:
@@ -134,9 +134,9 @@ class VecEnv:
         obs, reward, terminated, truncated, info = self.env.step(action)
         done = terminated | truncated
         self.clock.tick()
-        self.tracker.add(reward, done)
+        ended = self.tracker.add(reward, done)
         next_obs = obs
-        if done.any():
+        if ended:
             next_obs = obs.copy()
             idx = np.flatnonzero(info["_final_obs"])
             next_obs[idx] = np.stack(info["final_obs"][idx])
