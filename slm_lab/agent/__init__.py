@@ -21,7 +21,7 @@ class Agent:
             self.memory = mem_cls(
                 memory_spec,
                 self.algorithm.horizon,
-                env.num_envs,
+                spec["env"]["num_envs"],
                 env.observation_space,
                 env.action_space,
                 self.algorithm.device,

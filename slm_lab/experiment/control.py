@@ -403,7 +403,6 @@ def preflight(spec: dict) -> None:
         env = VecEnv(spec["env"], clock, num_envs=1)
     except (TypeError, ValueError, AssertionError, gym.error.Error) as e:  # envs assert on args
         raise SpecError(f"gymnasium could not make {spec['env']['name']}: {e}", "env") from e
-    env.num_envs = spec["env"]["num_envs"]  # size the agent's memory for the real width
     try:
         Agent(spec, env, clock)
     finally:
