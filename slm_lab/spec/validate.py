@@ -220,11 +220,7 @@ def check_memory(memory: dict, algo_name: str, v: Validator) -> dict:
 def check_net(net: dict, path: str, v: Validator) -> dict:
     require(net, ("type",), path)
     net = check_section(net, S.NET_FIELDS, path, v)
-    gpu = net.get("gpu", "auto")
-    if isinstance(gpu, int) and not isinstance(gpu, bool) and gpu in (0, 1):
-        net["gpu"] = bool(gpu)
-    elif gpu not in S.GPU_VALUES or (isinstance(gpu, int) and not isinstance(gpu, bool)):
-        raise SpecError(f"unknown gpu setting {gpu!r}", f"{path}.gpu", S.GPU_VALUES)
+    net["gpu"] = check_gpu(net.get("gpu", "auto"), f"{path}.gpu")
     check_activations(net.get("out_layer_activation"), f"{path}.out_layer_activation")
     out = {**S.NET_DEFAULTS, **S.NET_TYPE_DEFAULTS[net["type"]], **net}
     has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
@@ -241,6 +237,15 @@ def check_net(net: dict, path: str, v: Validator) -> dict:
     ):
         raise SpecError("TorchArcNet needs an arc block or an arc_file", path)
     return out
+
+
+def check_gpu(gpu: Any, path: str) -> str | bool:
+    """`auto`, true or false; 0 and 1 (old files) mean false and true."""
+    if gpu == "auto" or isinstance(gpu, bool):
+        return gpu
+    if isinstance(gpu, int | float) and gpu in (0, 1):
+        return bool(gpu)
+    raise SpecError(f"unknown gpu setting {gpu!r}", path, S.GPU_VALUES)
 
 
 def check_activations(value: object, path: str) -> None:

@@ -9,6 +9,7 @@ from torch import nn
 
 from slm_lab.spec import names
 from slm_lab.spec.errors import SpecError
+from slm_lab.spec.validate import to_float
 
 GAIN_NAMES = ("relu", "tanh", "sigmoid", "selu", "linear", "leaky_relu")
 CLIP_EPS = 1e-6
@@ -136,15 +137,12 @@ def make_lr_scheduler(spec: dict | None, optim, clock, path: str):
 
 def frame_decay(name: str, kwargs: dict, optim, clock, path: str) -> FrameDecay:
     """LinearToZero {frame} or LinearToMin {frame, min_factor}."""
-    frame, min_factor = kwargs.get("frame"), kwargs.get("min_factor", 0.0)
-    if isinstance(frame, bool) or not isinstance(frame, int | float) or frame <= 0:
-        raise SpecError(f"{name} needs frame > 0, got {frame!r}", f"{path}.frame")
-    if (
-        isinstance(min_factor, bool)
-        or not isinstance(min_factor, int | float)
-        or not 0 <= min_factor <= 1
-    ):
-        raise SpecError(f"min_factor must be in [0, 1], got {min_factor!r}", f"{path}.min_factor")
+    frame = to_float(kwargs.get("frame"), f"{path}.frame")
+    min_factor = to_float(kwargs.get("min_factor", 0.0), f"{path}.min_factor")
+    if frame <= 0:
+        raise SpecError(f"{name} needs frame > 0, got {frame:g}", f"{path}.frame")
+    if not 0 <= min_factor <= 1:
+        raise SpecError(f"min_factor must be in [0, 1], got {min_factor:g}", f"{path}.min_factor")
     return FrameDecay(optim, clock, frame, min_factor)
 
 
