@@ -4,6 +4,7 @@ import numpy as np
 
 from slm_lab.agent.algorithm import ALGORITHMS
 from slm_lab.agent.memory import MEMORIES
+from slm_lab.agent.memory.base import Layout
 from slm_lab.lib.registry import lookup
 
 
@@ -18,24 +19,25 @@ class Agent:
         if self.algorithm.learns:
             memory_spec = agent_spec["memory"]
             mem_cls = lookup(MEMORIES, memory_spec["name"], "memory", "agent.memory.name")
-            self.memory = mem_cls(
-                memory_spec,
-                self.algorithm.horizon,
-                spec["env"]["num_envs"],
-                env.observation_space,
-                env.action_space,
-                self.algorithm.device,
+            layout = Layout(
+                num_envs=spec["env"]["num_envs"],
+                obs_space=env.observation_space,
+                action_space=env.action_space,
+                horizon=self.algorithm.horizon,
+                device=self.algorithm.device,
+                clock=clock,
+                frame_stack=getattr(env, "frame_stack", 1),
             )
+            self.memory = mem_cls(memory_spec, layout)
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         return self.algorithm.act(obs, explore)
 
     def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
-        """Store the vector step; train when the memory says a batch is ready."""
-        if self.memory is not None and self.memory.add(
-            obs, action, reward, next_obs, terminated, truncated
-        ):
-            self.algorithm.train(self.memory.sample())
+        """Store the vector step; the algorithm trains when it is due."""
+        if self.memory is not None:
+            ready = self.memory.add(obs, action, reward, next_obs, terminated, truncated)
+            self.algorithm.learn(self.memory, ready)
 
     @property
     def nets(self) -> dict:

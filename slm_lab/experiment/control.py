@@ -137,6 +137,7 @@ class Session:
         self.last_write = 0.0
         self.last = {"frame": 0, "wall_t": 0.0}
         self.evals, self.last_eval = 0, 0
+        self.stats: dict[str, float] = {}  # the algorithm's report at the last checkpoint
         self.progress = Progress(f"s{index}", self.clock.max_frame, ctx.live)
         tb_on = meta["tensorboard"] if meta["tensorboard"] is not None else ctx.mode == "dev"
         self.tb = self.tensorboard() if tb_on else None
@@ -184,7 +185,7 @@ class Session:
     def row(self, total_reward: float, episodes: int) -> dict:
         frame, wall_t = self.clock.frame, self.clock.wall_t
         elapsed = wall_t - self.last["wall_t"]
-        stats = self.agent.algorithm.stats
+        stats = self.stats
         nan = float("nan")
         return {
             "frame": frame,
@@ -202,6 +203,7 @@ class Session:
 
     def checkpoint(self) -> None:
         tracker = self.env.tracker
+        self.stats = self.agent.algorithm.report()
         row = self.train_table.append(self.row(tracker.total_reward, tracker.episodes))
         if self.eval_env is None:
             self.eval_table.append(row)

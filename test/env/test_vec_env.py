@@ -4,6 +4,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from slm_lab.agent.memory.base import Layout
 from slm_lab.agent.memory.onpolicy import OnPolicyBatchReplay
 from slm_lab.env.vec_env import Clock, VecEnv
 
@@ -89,9 +90,8 @@ def test_memory_keeps_final_obs_only_where_truncated():
     import torch
 
     env = make(max_t=3)
-    memory = OnPolicyBatchReplay(
-        {}, 4, 2, env.observation_space, env.action_space, torch.device("cpu")
-    )
+    layout = Layout(2, env.observation_space, env.action_space, 4, torch.device("cpu"), env.clock)
+    memory = OnPolicyBatchReplay({}, layout)
     obs = env.reset(seed=0)
     full = False
     while not full:

@@ -42,6 +42,15 @@ class Algorithm:
     def train(self, batch: dict[str, torch.Tensor]) -> None:
         raise NotImplementedError
 
+    def report(self) -> dict[str, float]:
+        """Training statistics for the next checkpoint row (loss, lr, entropy...)."""
+        return self.stats
+
+    def learn(self, memory, ready: bool) -> None:
+        """After each stored vector step: on-policy algorithms train on the batch once it is full."""
+        if ready:
+            self.train(memory.sample())
+
     def place_nets(self) -> None:
         """Move the nets to the device their size and `net.gpu` call for."""
         params = sum(p.numel() for net in self.nets.values() for p in net.parameters())
@@ -66,8 +75,9 @@ class Algorithm:
 
     def optimize(self, loss: torch.Tensor) -> None:
         """One gradient step on every optimizer, with per-net gradient clipping."""
-        for optim in self.optims:
-            optim.zero_grad(set_to_none=True)
+        for params in self.params.values():
+            for p in params:
+                p.grad = None
         loss.backward()
         clip = self.net_spec.get("clip_grad_val")
         if clip:

@@ -1,14 +1,12 @@
-"""OnPolicyBatchReplay: a preallocated (time, env) rollout, handed over whole every `horizon` steps."""
+"""On-policy memories: OnPolicyBatchReplay hands over a preallocated (time, env) rollout every
+`horizon` vector steps; OnPolicyReplay hands over whole episodes every `training_frequency` of them."""
 
 import math
 
 import numpy as np
 import torch
 
-from slm_lab.lib.util import GIB, available_memory
-from slm_lab.spec.errors import SpecError
-
-ITEM_BYTES = 8  # upper bound of one stored scalar
+from slm_lab.agent.memory.base import ITEM_BYTES, Layout, check_fits
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int64): torch.int64}
 
@@ -17,19 +15,11 @@ def torch_dtype(dtype: np.dtype) -> torch.dtype:
     return TORCH_DTYPES.get(np.dtype(dtype), torch.float32)
 
 
-def check_fits(horizon: int, num_envs: int, obs_space, action_space) -> None:
-    """Refuse, before allocating, a rollout that would not fit in the machine's free memory."""
-    obs_bytes = math.prod(obs_space.shape) * np.dtype(obs_space.dtype).itemsize
-    act_bytes = max(1, math.prod(action_space.shape or ())) * ITEM_BYTES
+def rollout_bytes(layout: Layout) -> int:
+    obs_bytes = math.prod(layout.obs_space.shape) * layout.obs_dtype.itemsize
+    act_bytes = max(1, math.prod(layout.action_shape)) * ITEM_BYTES
     step_bytes = 2 * obs_bytes + act_bytes + 3 * ITEM_BYTES  # obs, final_obs, action, r/term/trunc
-    need = (horizon + 1) * num_envs * step_bytes
-    free = available_memory()
-    if need > free:
-        raise SpecError(
-            f"a rollout of {horizon} x {num_envs} steps needs {need / GIB:.1f} GiB of memory, "
-            f"{free / GIB:.1f} GiB are free",
-            "agent.algorithm.time_horizon",
-        )
+    return (layout.horizon + 1) * layout.num_envs * step_bytes
 
 
 class OnPolicyBatchReplay:
@@ -39,27 +29,25 @@ class OnPolicyBatchReplay:
     learner can bootstrap from it; the next row of `obs` is then the reset observation.
     """
 
-    def __init__(
-        self, memory_spec: dict, horizon: int, num_envs: int, obs_space, action_space, device
-    ) -> None:
-        check_fits(horizon, num_envs, obs_space, action_space)
+    def __init__(self, memory_spec: dict, layout: Layout) -> None:
+        horizon, num_envs = layout.horizon, layout.num_envs
+        check_fits(
+            rollout_bytes(layout),
+            f"a rollout of {horizon} x {num_envs} steps",
+            "agent.algorithm.time_horizon",
+        )
         self.horizon = horizon
-        self.device = device
+        self.device = device = layout.device
         pin = device.type == "cuda"
-        obs_shape = obs_space.shape
-        act_shape = action_space.shape or ()
+        obs_shape = layout.obs_space.shape
+        act_shape = layout.action_shape
 
         def buf(shape, dtype):
             return torch.zeros(shape, dtype=dtype, pin_memory=pin)
 
-        self.obs = buf((horizon + 1, num_envs, *obs_shape), torch_dtype(obs_space.dtype))
+        self.obs = buf((horizon + 1, num_envs, *obs_shape), torch_dtype(layout.obs_dtype))
         self.final_obs = buf((horizon, num_envs, *obs_shape), self.obs.dtype)
-        act_dtype = (
-            torch.int64
-            if not act_shape and np.issubdtype(action_space.dtype, np.integer)
-            else torch.float32
-        )
-        self.action = buf((horizon, num_envs, *act_shape), act_dtype)
+        self.action = buf((horizon, num_envs, *act_shape), torch_dtype(layout.action_dtype))
         self.reward = buf((horizon, num_envs), torch.float32)
         self.terminated = buf((horizon, num_envs), torch.float32)
         self.truncated = buf((horizon, num_envs), torch.bool)
@@ -93,3 +81,46 @@ class OnPolicyBatchReplay:
         batch = {k: getattr(self, k).to(self.device, non_blocking=True) for k in names}
         batch["final_obs"] = self.final_obs[self.truncated].to(self.device, non_blocking=True)
         return batch
+
+
+class OnPolicyReplay:
+    """Whole episodes: ready once `training_frequency` episodes have ended (over all envs).
+
+    A batch is the finished episodes laid end to end, flat over steps: obs, action, reward,
+    next_obs (the real next observation, also at truncation), terminated, truncated. Episodes
+    still running stay for the next batch.
+    """
+
+    def __init__(self, memory_spec: dict, layout: Layout) -> None:
+        self.device = layout.device
+        self.episodes_per_batch = layout.horizon
+        self.obs_dtype = layout.obs_dtype
+        self.running: list[list[tuple]] = [[] for _ in range(layout.num_envs)]
+        self.done: list[list[tuple]] = []
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> bool:
+        """Store one vector step; True when enough episodes have ended."""
+        ended = terminated | truncated
+        for env, steps in enumerate(self.running):
+            steps.append(
+                (obs[env], action[env], reward[env], next_obs[env], terminated[env], truncated[env])
+            )
+            if ended[env]:
+                self.done.append(steps)
+                self.running[env] = []
+        return len(self.done) >= self.episodes_per_batch
+
+    def sample(self) -> dict[str, torch.Tensor]:
+        """The finished episodes as one flat batch; they are then dropped."""
+        steps = [step for episode in self.done for step in episode]
+        self.done = []
+        obs, action, reward, next_obs, terminated, truncated = zip(*steps, strict=True)
+        batch = {
+            "obs": np.stack(obs).astype(self.obs_dtype, copy=False),
+            "action": np.stack(action),
+            "reward": np.asarray(reward, np.float32),
+            "next_obs": np.stack(next_obs).astype(self.obs_dtype, copy=False),
+            "terminated": np.asarray(terminated, np.float32),
+            "truncated": np.asarray(truncated, bool),
+        }
+        return {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}

@@ -1,0 +1,60 @@
+"""What every memory is built from, and the up-front check that it fits in RAM."""
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from slm_lab.lib.util import GIB, available_memory
+from slm_lab.spec.errors import SpecError
+
+ITEM_BYTES = 8  # upper bound of one stored scalar
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The shapes a memory stores and where its batches go."""
+
+    num_envs: int
+    obs_space: gym.Space
+    action_space: gym.Space
+    horizon: int  # vector steps per on-policy rollout
+    device: torch.device
+    clock: object  # the session's frame clock
+    frame_stack: int = 1  # observations are stacks of this many frames along axis 0
+
+    @property
+    def discrete(self) -> bool:
+        return not self.action_space.shape and np.issubdtype(self.action_space.dtype, np.integer)
+
+    @property
+    def action_shape(self) -> tuple[int, ...]:
+        return tuple(self.action_space.shape or ())
+
+    @property
+    def obs_dtype(self) -> np.dtype:
+        """Images stay uint8 in memory; everything else is float32."""
+        return np.dtype(np.uint8) if self.obs_space.dtype == np.uint8 else np.dtype(np.float32)
+
+    @property
+    def action_dtype(self) -> np.dtype:
+        return np.dtype(np.int64) if self.discrete else np.dtype(np.float32)
+
+
+def check_fits(need: int, what: str, path: str) -> None:
+    """Refuse, before allocating, a memory that would not fit in the machine's free RAM."""
+    free = available_memory()
+    if need > free:
+        raise SpecError(
+            f"{what} needs {need / GIB:.1f} GiB of memory, {free / GIB:.1f} GiB are free",
+            path,
+        )
+
+
+def to_device(arrays: dict[str, np.ndarray], device: torch.device) -> dict[str, torch.Tensor]:
+    """numpy batch -> tensors on the learner's device; observations stay uint8 until the net."""
+    out = {key: torch.from_numpy(value) for key, value in arrays.items()}
+    if device.type == "cpu":
+        return out
+    return {key: tensor.to(device, non_blocking=True) for key, tensor in out.items()}
