@@ -32,7 +32,15 @@ class Categorical:
         return -(logp.exp() * logp).sum(-1)
 
 
-PDTYPES = {gym.spaces.Discrete: {"default": Categorical, "Categorical": Categorical}}
+class Argmax(Categorical):
+    """Discrete actions that always take the highest output (Q-learning's greedy policy)."""
+
+    sample = Categorical.greedy
+
+
+PDTYPES = {
+    gym.spaces.Discrete: {"default": Categorical, "Categorical": Categorical, "Argmax": Argmax}
+}
 
 
 def action_pd(pdtype: str, space: gym.spaces.Space):
