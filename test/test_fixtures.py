@@ -13,10 +13,17 @@ from test.conftest import FIXTURES
 SETS = {"env": "ALE/Pong-v5", "max_frame": "1e6"}
 FILES = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
 CASES = [(f, n) for f in FILES for n in spec_names(parse(read_text(f), f))]
+DQN_FILES = ("benchmark/dqn/dqn_cartpole.json", "benchmark_arc/dqn/dqn_classic_arc.yaml")
 RUNNABLE = [
     ("benchmark/ppo/ppo_cartpole.json", "ppo_cartpole"),
     ("benchmark_arc/ppo/ppo_classic_arc.yaml", "ppo_cartpole_arc"),
     ("benchmark_arc/ppo/ppo_classic_arc.yaml", "ppo_acrobot_arc"),
+    # every value-based spec, TorchArc blocks included
+    *[
+        (rel, n)
+        for rel in DQN_FILES
+        for n in spec_names(parse(read_text(FIXTURES / rel), FIXTURES / rel))
+    ],
 ]
 
 

@@ -236,6 +236,9 @@ NET_DEFAULTS: dict[str, Any] = {
     "actor_init_std": None,
     "critic_init_std": None,
     "use_same_optim": False,
+    "update_type": "replace",
+    "update_frequency": 1,
+    "polyak_coef": 0.005,
 }
 NET_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
     "MLPNet": {"hid_layers": [64, 64]},

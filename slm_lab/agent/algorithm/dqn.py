@@ -1,0 +1,94 @@
+"""The DQN family on replay memories (Mnih et al. 2015; van Hasselt et al. 2016).
+
+Every `training_frequency` frames after `training_start_step`: `training_iter` times, sample a
+batch and take `training_batch_iter` gradient steps on it, minimising
+L(Q(s, a), r + gamma (1 - terminated) Q'(s')), where Q'(s') is
+- VanillaDQN: max_a Q(s', a) of the online net;
+- DQN: max_a Q_target(s', a) of the target net;
+- DoubleDQN: Q_target(s', argmax_a Q(s', a)): the online net picks, the target net evaluates.
+Only termination stops the bootstrap; a truncated transition bootstraps from its real last
+observation. The target net is replaced every `update_frequency` frames, or moved towards the
+online net by `polyak_coef` after every training round. Prioritized replay weights the loss by
+its importance-sampling weights and gets back |TD error| as new priorities.
+"""
+
+import copy
+
+import torch
+
+from slm_lab.agent.algorithm.sarsa import QLearner
+
+
+class VanillaDQN(QLearner):
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        super().__init__(agent_spec, env, clock, dev_checks)
+        s = self.spec
+        self.frequency = s["training_frequency"]
+        self.iters, self.batch_iters = s["training_iter"], s["training_batch_iter"]
+        self.next_train = s["training_start_step"]
+
+    def learn(self, memory, ready: bool) -> None:
+        frame = self.clock.frame
+        if frame < self.next_train:
+            return
+        self.next_train = (frame // self.frequency + 1) * self.frequency
+        prioritized = hasattr(memory, "update_priorities")
+        for _ in range(self.iters):
+            batch = memory.sample()
+            for _ in range(self.batch_iters):
+                loss, td = self.loss(batch)
+                self.optimize(loss)
+                self.record(loss)
+            if prioritized:
+                memory.update_priorities(td.cpu().numpy())
+        self.step_schedulers()
+        self.update_target()
+
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch loss, and each transition's TD error."""
+        q = self.q_taken(batch["obs"], batch["action"])
+        with torch.no_grad():
+            q_next = self.q_next(self.inputs(batch["next_obs"]))
+            target = torch.addcmul(
+                batch["reward"], 1.0 - batch["terminated"], q_next, value=self.gamma
+            )
+        loss = self.loss_fn(q, target)
+        loss = (loss * batch["weight"]).mean() if "weight" in batch else loss.mean()
+        return loss, (target - q).detach()
+
+    def q_next(self, next_obs: torch.Tensor) -> torch.Tensor:
+        return self.nets["net"](next_obs).amax(-1)
+
+    def update_target(self) -> None:
+        """VanillaDQN has no target net."""
+
+
+class DQN(VanillaDQN):
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        super().__init__(agent_spec, env, clock, dev_checks)
+        ns = self.net_spec
+        self.polyak = ns["update_type"] == "polyak"
+        self.tau = ns["polyak_coef"]
+        self.update_frequency = ns["update_frequency"]
+        self.next_replace = self.update_frequency
+        self.target_net = copy.deepcopy(self.nets["net"]).requires_grad_(False)
+        self.online_params = list(self.nets["net"].parameters())
+        self.target_params = list(self.target_net.parameters())
+
+    def q_next(self, next_obs: torch.Tensor) -> torch.Tensor:
+        return self.target_net(next_obs).amax(-1)
+
+    def update_target(self) -> None:
+        if self.polyak:
+            torch._foreach_lerp_(self.target_params, self.online_params, self.tau)
+            return
+        frame = self.clock.frame
+        if frame >= self.next_replace:
+            self.target_net.load_state_dict(self.nets["net"].state_dict())
+            self.next_replace = (frame // self.update_frequency + 1) * self.update_frequency
+
+
+class DoubleDQN(DQN):
+    def q_next(self, next_obs: torch.Tensor) -> torch.Tensor:
+        best = self.nets["net"](next_obs).argmax(-1, keepdim=True)
+        return self.target_net(next_obs).gather(-1, best).squeeze(-1)
