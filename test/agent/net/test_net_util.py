@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from slm_lab.agent.net import build_net, net_util
+from slm_lab.spec.errors import SpecError
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_ppo
 
@@ -84,3 +85,29 @@ def test_torcharc_bad_arc_is_a_spec_error():
     }
     with pytest.raises(SpecError, match=r"agent\.net\.arc: torcharc could not build this arc"):
         build_net(net_spec(type="TorchArcNet", arc=arc), (4,), [2], [None])
+
+
+def test_dueling_q_is_value_plus_centred_advantage():
+    spec = {
+        "type": "DuelingMLPNet",
+        "hid_layers": [8],
+        "hid_layers_activation": "relu",
+        "init_fn": None,
+        "layer_norm": False,
+        "batch_norm": False,
+        "out_layer_activation": None,
+    }
+    net = build_net(spec, (3,), [4], [None])
+    x = torch.randn(5, 3)
+    q = net(x)
+    value, adv = super(type(net), net).forward(x)
+    assert q.shape == (5, 4)
+    torch.testing.assert_close(q, value + adv - adv.mean(-1, keepdim=True))
+    torch.testing.assert_close(q.mean(-1, keepdim=True), value)
+
+
+def test_dueling_refuses_actor_critic_heads():
+    spec = {"type": "DuelingMLPNet", "hid_layers": [8], "hid_layers_activation": "relu"}
+    spec.update(init_fn=None, layer_norm=False, batch_norm=False, out_layer_activation=None)
+    with pytest.raises(SpecError, match="DuelingMLPNet outputs Q-values"):
+        build_net(spec, (3,), [2, 1], [None, None])
