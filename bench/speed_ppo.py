@@ -8,14 +8,10 @@ Ours runs as shipped (checkpoint rows, model saves every 500 frames); each progr
 process, alternating, so machine noise hits both. Frames/s = frames / training-loop wall time.
 """
 
-import argparse
 import json
-import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
+
+import harness
 
 FRAMES = 100_000
 NUM_ENVS = 4
@@ -60,24 +56,10 @@ SPEC = {
 
 
 def run_ours(threads: int | None, frames: int, device: str = "cpu") -> float:
-    import pandas as pd
-    import torch
-
-    from slm_lab.experiment import control
-    from slm_lab.spec.validate import validate
-
     raw = json.loads(json.dumps(SPEC))
     raw["env"]["max_frame"] = frames
     raw["agent"]["net"]["gpu"] = device == "cuda"
-    spec, _ = validate(raw)
-    spec["name"] = "bench_ppo"
-    if threads is not None:  # pin, overriding the lab's own thread choice
-        control.set_threads = lambda nets, n: torch.set_num_threads(threads)
-    with tempfile.TemporaryDirectory() as tmp:
-        control.start(spec, Path("bench"), "train", False, "WARNING", Path(tmp))
-        (run,) = Path(tmp).iterdir()
-        df = pd.read_csv(run / "info" / "bench_ppo_t0_s0_session_df_train.csv")
-    return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])
+    return harness.run_ours(raw, threads)
 
 
 def run_sb3(threads: int, frames: int) -> float:
@@ -110,70 +92,13 @@ def run_sb3(threads: int, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def run_env_only(frames: int) -> float:
-    import gymnasium as gym
-
-    env = gym.make_vec("CartPole-v1", NUM_ENVS, vectorization_mode="sync")
-    env.reset(seed=0)
-    start = time.perf_counter()
-    for _ in range(frames // NUM_ENVS):
-        env.step(env.action_space.sample())
-    return frames / (time.perf_counter() - start)
-
-
-PROGRAMS = {
-    "slm-lab (default threads)": ("ours", None),
-    "slm-lab (1 thread)": ("ours", 1),
-    "sb3 (1 thread)": ("sb3", 1),
-    "sb3 (2 threads)": ("sb3", 2),
-    "vector env alone, random actions": ("env", None),
-}
-
-
 def one(program: str, threads: int | None, frames: int, device: str) -> float:
     if program == "ours":
         return run_ours(threads, frames, device)
     if program == "sb3":
         return run_sb3(threads or 1, frames)
-    return run_env_only(frames)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--reps", type=int, default=2)
-    parser.add_argument("--frames", type=int, default=FRAMES)
-    parser.add_argument("--one", nargs=2, metavar=("PROGRAM", "THREADS"))
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="with --one ours")
-    args = parser.parse_args()
-    if args.one:
-        program, threads = args.one
-        fps = one(program, None if threads == "default" else int(threads), args.frames, args.device)
-        print(json.dumps(fps))
-        return
-    results: dict[str, list[float]] = {label: [] for label in PROGRAMS}
-    for rep in range(args.reps):
-        for label, (program, threads) in PROGRAMS.items():
-            cmd = [sys.executable, __file__, "--frames", str(args.frames), "--one", program]
-            cmd.append("default" if threads is None else str(threads))
-            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-            fps = json.loads(out.stdout.strip().splitlines()[-1])
-            results[label].append(fps)
-            print(f"rep {rep}: {label}: {fps:,.0f} frames/s", flush=True)
-    print("\n| program | frames/s (mean of runs) | runs |\n|---|---|---|")
-    for label, runs in results.items():
-        print(
-            f"| {label} | {statistics.mean(runs):,.0f} | {', '.join(f'{r:,.0f}' for r in runs)} |"
-        )
-    best_sb3 = max(
-        statistics.mean(results["sb3 (1 thread)"]), statistics.mean(results["sb3 (2 threads)"])
-    )
-    ours = statistics.mean(results["slm-lab (default threads)"])
-    print(f"\nslm-lab default / best sb3: {ours / best_sb3:.2f}x")
-    ratio_1t = statistics.mean(results["slm-lab (1 thread)"]) / statistics.mean(
-        results["sb3 (1 thread)"]
-    )
-    print(f"both at 1 thread: {ratio_1t:.2f}x")
+    return harness.run_env_only("CartPole-v1", NUM_ENVS, frames)
 
 
 if __name__ == "__main__":
-    main()
+    harness.main(__file__, one, FRAMES)

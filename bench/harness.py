@@ -1,0 +1,88 @@
+"""Shared speed-benchmark harness: run one program per fresh process, alternating, and compare.
+
+Each benchmark script gives its programs (label -> (program, threads)) and a function that runs
+one of them and returns frames/s; `main` parses the command line and prints the table and ratios.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+PROGRAMS = {
+    "slm-lab (default threads)": ("ours", None),
+    "slm-lab (1 thread)": ("ours", 1),
+    "sb3 (1 thread)": ("sb3", 1),
+    "sb3 (2 threads)": ("sb3", 2),
+    "vector env alone, random actions": ("env", None),
+}
+
+
+def run_ours(raw: dict, threads: int | None) -> float:
+    """Train `raw` (a spec dict) through the lab as shipped; frames / training-loop wall time."""
+    import pandas as pd
+    import torch
+
+    from slm_lab.experiment import control
+    from slm_lab.spec.validate import validate
+
+    spec, _ = validate(raw)
+    spec["name"] = "bench"
+    if threads is not None:  # pin, overriding the lab's own thread choice
+        control.set_threads = lambda nets, n: torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        control.start(spec, Path("bench"), "train", False, "WARNING", Path(tmp))
+        (run,) = Path(tmp).iterdir()
+        df = pd.read_csv(run / "info" / "bench_t0_s0_session_df_train.csv")
+    return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])
+
+
+def run_env_only(name: str, num_envs: int, frames: int) -> float:
+    import time
+
+    import gymnasium as gym
+
+    env = gym.make_vec(name, num_envs, vectorization_mode="sync")
+    env.reset(seed=0)
+    start = time.perf_counter()
+    for _ in range(frames // num_envs):
+        env.step(env.action_space.sample())
+    return frames / (time.perf_counter() - start)
+
+
+def main(script: str, one: Callable[[str, int | None, int, str], float], frames: int) -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reps", type=int, default=2)
+    parser.add_argument("--frames", type=int, default=frames)
+    parser.add_argument("--one", nargs=2, metavar=("PROGRAM", "THREADS"))
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu", help="with --one ours")
+    args = parser.parse_args()
+    if args.one:
+        program, threads = args.one
+        fps = one(program, None if threads == "default" else int(threads), args.frames, args.device)
+        print(json.dumps(fps))
+        return
+    results: dict[str, list[float]] = {label: [] for label in PROGRAMS}
+    for rep in range(args.reps):
+        for label, (program, threads) in PROGRAMS.items():
+            cmd = [sys.executable, script, "--frames", str(args.frames), "--one", program]
+            cmd.append("default" if threads is None else str(threads))
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+            fps = json.loads(out.stdout.strip().splitlines()[-1])
+            results[label].append(fps)
+            print(f"rep {rep}: {label}: {fps:,.0f} frames/s", flush=True)
+    report(results)
+
+
+def report(results: dict[str, list[float]]) -> None:
+    mean = {label: statistics.mean(runs) for label, runs in results.items()}
+    print("\n| program | frames/s (mean of runs) | runs |\n|---|---|---|")
+    for label, runs in results.items():
+        print(f"| {label} | {mean[label]:,.0f} | {', '.join(f'{r:,.0f}' for r in runs)} |")
+    best_sb3 = max(mean["sb3 (1 thread)"], mean["sb3 (2 threads)"])
+    print(f"\nslm-lab default / best sb3: {mean['slm-lab (default threads)'] / best_sb3:.2f}x")
+    print(f"both at 1 thread: {mean['slm-lab (1 thread)'] / mean['sb3 (1 thread)']:.2f}x")
