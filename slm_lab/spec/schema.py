@@ -175,6 +175,10 @@ ALGORITHM_MEMORIES = {
     "CrossQ": ("Replay", "PrioritizedReplay"),
 }
 
+# algorithms that learn Q-values (a dueling net's only use)
+Q_LEARNERS = ("SARSA", "VanillaDQN", "DQN", "DoubleDQN")
+DUELING_NETS = ("DuelingMLPNet", "DuelingConvNet")
+
 SCHEDULE_FIELDS = {
     "name": Field("str", choices=names.SCHEDULES),
     "start_val": num(),

@@ -197,7 +197,18 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     if agent.get("critic_net") is not None:
         agent["critic_net"] = check_net(agent["critic_net"], "agent.critic_net", v)
     check_batching(algo, env)
+    check_dueling(algo["name"], agent["net"]["type"])
     return agent
+
+
+def check_dueling(algo_name: str, net_type: str) -> None:
+    if net_type in S.DUELING_NETS and algo_name not in S.Q_LEARNERS:
+        allowed = [n for n in names.NETS if n not in S.DUELING_NETS]
+        raise SpecError(
+            f"{net_type} outputs Q-values: use it with SARSA or the DQN family, not {algo_name}",
+            "agent.net.type",
+            allowed,
+        )
 
 
 def check_algorithm(algo: dict, v: Validator) -> dict:

@@ -191,3 +191,16 @@ def test_env_refusing_its_arguments(tmp_path: Path):
         tmp_path,
         "[lunar] env: gymnasium could not make LunarLander-v3",
     )
+
+
+def test_replay_too_large_for_memory_refused(tmp_path: Path):
+    spec = tiny_ppo()
+    spec["agent"]["algorithm"] = {"name": "DQN"}
+    spec["agent"]["memory"] = {"name": "Replay", "max_size": 10**12}
+    path = write_spec(tmp_path, {"big": spec})
+    assert_refused(
+        run_cli(str(path), "big", "train", cwd=tmp_path),
+        tmp_path,
+        "[big] agent.memory.max_size: a replay of 1000000000000 transitions needs",
+        "GiB of memory",
+    )

@@ -260,3 +260,65 @@ def test_one_optimizer_needs_optim_spec(tmp_path: Path):
         "agent.net.optim_spec: a shared net, or use_same_optim, trains with one optimizer"
         in refuse(tmp_path, mutate)
     )
+
+
+def tiny_dqn() -> dict:
+    raw = tiny_ppo()
+    raw["agent"]["algorithm"] = {
+        "name": "DQN",
+        "action_policy": "epsilon_greedy",
+        "explore_var_spec": {"name": "linear_decay", "start_val": 1.0, "end_val": 0.1},
+    }
+    raw["agent"]["memory"] = {"name": "Replay", "batch_size": 32, "max_size": 1000}
+    return raw
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expect"),
+    [
+        (
+            lambda s: s["agent"]["memory"].update(max_size=10**11),
+            "agent.memory.max_size: a replay of 100000000000 transitions needs",
+        ),
+        (
+            lambda s: s["agent"]["memory"].update(batch_size=64, max_size=10),
+            "agent.memory.batch_size: batch_size 64 exceeds max_size 10",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(explore_var_spec=None),
+            "agent.algorithm.explore_var_spec: epsilon_greedy needs explore_var_spec",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(action_pdtype="Normal"),
+            "agent.algorithm.action_pdtype: 'Normal' does not fit action space Discrete(2)",
+        ),
+    ],
+)
+def test_value_based_build_errors(mutate, expect):
+    from slm_lab.experiment.control import preflight
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_dqn()
+    mutate(raw)
+    spec, _ = validate(raw)
+    with pytest.raises(SpecError) as err:
+        preflight(spec)
+    assert expect in str(err.value)
+
+
+def test_dueling_net_is_for_q_learners():
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    raw["agent"]["net"]["type"] = "DuelingMLPNet"
+    with pytest.raises(SpecError, match=r"agent\.net\.type: DuelingMLPNet outputs Q-values"):
+        validate(raw)
+
+
+def test_memory_must_suit_the_algorithm():
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_dqn()
+    raw["agent"]["algorithm"]["name"] = "SARSA"
+    with pytest.raises(SpecError, match="SARSA cannot learn from Replay; allowed: OnPolicyBatch"):
+        validate(raw)
