@@ -17,6 +17,7 @@ import copy
 import torch
 
 from slm_lab.agent.algorithm.sarsa import QLearner
+from slm_lab.agent.net import net_util
 
 
 class VanillaDQN(QLearner):
@@ -26,6 +27,9 @@ class VanillaDQN(QLearner):
         self.frequency = s["training_frequency"]
         self.iters, self.batch_iters = s["training_iter"], s["training_batch_iter"]
         self.next_train = s["training_start_step"]
+        self.mean_loss_fn = net_util.make_loss(
+            self.net_spec["loss_spec"], "agent.net.loss_spec", reduction="mean"
+        )
 
     def learn(self, memory, ready: bool) -> None:
         frame = self.clock.frame
@@ -44,16 +48,17 @@ class VanillaDQN(QLearner):
         self.step_schedulers()
         self.update_target()
 
-    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The batch loss, and each transition's TD error."""
+    def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The batch loss, and each transition's TD error when prioritized replay needs it."""
         q = self.q_taken(batch["obs"], batch["action"])
         with torch.no_grad():
             q_next = self.q_next(self.inputs(batch["next_obs"]))
             target = torch.addcmul(
                 batch["reward"], 1.0 - batch["terminated"], q_next, value=self.gamma
             )
-        loss = self.loss_fn(q, target)
-        loss = (loss * batch["weight"]).mean() if "weight" in batch else loss.mean()
+        if "weight" not in batch:
+            return self.mean_loss_fn(q, target), None
+        loss = (self.loss_fn(q, target) * batch["weight"]).mean()
         return loss, (target - q).detach()
 
     def q_next(self, next_obs: torch.Tensor) -> torch.Tensor:

@@ -69,11 +69,14 @@ def head(in_dim: int, out_dim: int, init_std: float | None) -> nn.Linear:
 
 def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:
     """Scale gradients so their joint L2 norm is at most max_norm (torch's clip_grad_norm_
-    without its per-call checks: half the cost on small nets)."""
+    without its per-call checks: half the cost on small nets). On the CPU, gradients already
+    within the limit are left alone (reading the norm costs no device sync there)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return
     norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    if norm.device.type == "cpu" and norm.item() <= max_norm:
+        return
     torch._foreach_mul_(grads, (max_norm / (norm + CLIP_EPS)).clamp_(max=1.0))
 
 
@@ -146,11 +149,11 @@ def frame_decay(name: str, kwargs: dict, optim, clock, path: str) -> FrameDecay:
     return FrameDecay(optim, clock, frame, min_factor)
 
 
-def make_loss(loss_spec: dict, path: str) -> nn.Module:
-    """An elementwise torch.nn loss (reduction="none") from {name, ...arguments}."""
+def make_loss(loss_spec: dict, path: str, reduction: str = "none") -> nn.Module:
+    """A torch.nn loss from {name, ...arguments}; elementwise unless reduction says otherwise."""
     kwargs = {k: v for k, v in loss_spec.items() if k != "name"}
     try:
-        return getattr(nn, loss_spec["name"])(reduction="none", **kwargs)
+        return getattr(nn, loss_spec["name"])(reduction=reduction, **kwargs)
     except (TypeError, ValueError) as e:
         raise SpecError(f"{loss_spec['name']} refused its arguments: {e}", path) from e
 

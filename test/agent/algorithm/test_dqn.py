@@ -85,8 +85,11 @@ def test_targets_by_hand(algo: str, q_next: float):
     loss, td = a.loss(BATCH)
     q_taken = torch.tensor([2.0, 3.0])  # Q(s, a): s1 for action 1, s0 for action 0
     target = torch.tensor([1.0 + 0.5 * q_next, -1.0])  # terminated: no bootstrap
-    torch.testing.assert_close(td, target - q_taken)
+    assert td is None  # only prioritized replay asks for TD errors
     torch.testing.assert_close(loss, ((target - q_taken) ** 2).mean())
+    weighted, td = a.loss({**BATCH, "weight": torch.ones(2)})
+    torch.testing.assert_close(td, target - q_taken)
+    torch.testing.assert_close(weighted, loss)
 
 
 def test_prioritized_loss_is_weighted():
