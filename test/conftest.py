@@ -51,6 +51,22 @@ def tiny_ppo(max_frame: int = 2000, **meta) -> dict:
     }
 
 
+def tiny_dqn(max_frame: int = 2000, **meta) -> dict:
+    """A DoubleDQN + PrioritizedReplay CartPole spec small enough for a CLI test."""
+    raw = tiny_ppo(max_frame, **meta)
+    raw["agent"]["name"] = "DoubleDQN"
+    raw["agent"]["algorithm"] = {
+        "name": "DoubleDQN",
+        "action_policy": "epsilon_greedy",
+        "explore_var_spec": {"name": "linear_decay", "start_val": 1.0, "end_val": 0.1},
+        "training_start_step": 64,
+        "training_iter": 2,
+    }
+    raw["agent"]["memory"] = {"name": "PrioritizedReplay", "batch_size": 32, "max_size": 1000}
+    raw["agent"]["net"].update(update_type="polyak", polyak_coef=0.1)
+    return raw
+
+
 def write_spec(folder: Path, specs: dict, name: str = "spec.json") -> Path:
     path = folder / name
     path.write_text(json.dumps(specs, indent=2))

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from slm_lab.experiment.control import preflight
 from slm_lab.spec import SpecError
 from slm_lab.spec.validate import validate
-from test.conftest import tiny_ppo
+from test.conftest import tiny_dqn, tiny_ppo
 
 LEAVES = st.one_of(
     st.sampled_from([0, -1, 1, 0.5, 10**12, "", "tanh", "Adam", True]),
@@ -31,6 +31,7 @@ def paths(node, prefix=()):
 
 
 SPEC_PATHS = sorted(paths(tiny_ppo()))
+DQN_PATHS = sorted(paths(tiny_dqn()))
 
 
 def mutate(spec: dict, path: tuple, value) -> dict:
@@ -44,7 +45,17 @@ def mutate(spec: dict, path: tuple, value) -> dict:
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(path=st.sampled_from(SPEC_PATHS), value=LEAVES, extra=st.booleans())
 def test_mutated_specs_never_crash(path, value, extra):
-    spec = mutate(tiny_ppo(), path, value)
+    check_mutation(tiny_ppo(), path, value, extra)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(DQN_PATHS), value=LEAVES, extra=st.booleans())
+def test_mutated_value_based_specs_never_crash(path, value, extra):
+    check_mutation(tiny_dqn(), path, value, extra)
+
+
+def check_mutation(spec: dict, path: tuple, value, extra: bool) -> None:
+    spec = mutate(spec, path, value)
     if extra:  # also an unknown key beside the mutated one
         mutate(spec, (*path[:-1], "zz_unknown"), 1)
     try:

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from slm_lab.spec import SpecError, load_spec
-from test.conftest import tiny_ppo, write_spec
+from test.conftest import tiny_dqn, tiny_ppo, write_spec
 
 
 def refuse(tmp_path: Path, mutate) -> str:
@@ -262,17 +262,6 @@ def test_one_optimizer_needs_optim_spec(tmp_path: Path):
     )
 
 
-def tiny_dqn() -> dict:
-    raw = tiny_ppo()
-    raw["agent"]["algorithm"] = {
-        "name": "DQN",
-        "action_policy": "epsilon_greedy",
-        "explore_var_spec": {"name": "linear_decay", "start_val": 1.0, "end_val": 0.1},
-    }
-    raw["agent"]["memory"] = {"name": "Replay", "batch_size": 32, "max_size": 1000}
-    return raw
-
-
 @pytest.mark.parametrize(
     ("mutate", "expect"),
     [
@@ -320,5 +309,6 @@ def test_memory_must_suit_the_algorithm():
 
     raw = tiny_dqn()
     raw["agent"]["algorithm"]["name"] = "SARSA"
+    raw["agent"]["memory"]["name"] = "Replay"
     with pytest.raises(SpecError, match="SARSA cannot learn from Replay; allowed: OnPolicyBatch"):
         validate(raw)
