@@ -193,11 +193,14 @@ class PrioritizedReplay(Replay):
 
     def add(self, obs, action, reward, next_obs, terminated, truncated) -> bool:
         super().add(obs, action, reward, next_obs, terminated, truncated)
-        row_slots = self.head * self.envs + self.all_envs
-        self.tree.set(row_slots, self.max_priority)
-        if self.count > self.capacity:  # the oldest row left the sampled window
-            old = (self.head - self.capacity) % self.rows
-            self.tree.set(old * self.envs + self.all_envs, 0.0)
+        slots = self.head * self.envs + self.all_envs
+        if self.count <= self.capacity:
+            self.tree.set(slots, self.max_priority)
+            return True
+        # the oldest row left the sampled window: one tree update for both rows
+        old = (self.head - self.capacity) % self.rows * self.envs + self.all_envs
+        priority = np.repeat([self.max_priority, 0.0], self.envs)
+        self.tree.set(np.concatenate([slots, old]), priority)
         return True
 
     def sample(self) -> dict[str, torch.Tensor]:

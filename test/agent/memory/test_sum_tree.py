@@ -6,7 +6,7 @@ import pytest
 from slm_lab.agent.memory.sum_tree import SumTree
 
 
-@pytest.mark.parametrize("capacity", [1, 5, 8, 13])
+@pytest.mark.parametrize("capacity", [1, 5, 64, 65, 4097, 70_000])
 def test_total_is_the_sum_of_leaves(capacity: int):
     tree = SumTree(capacity)
     values = np.arange(1, capacity + 1, dtype=float)
@@ -44,3 +44,16 @@ def test_updates_change_the_distribution():
     tree.set(np.array([1]), np.array([0.0]))
     draws = np.concatenate([tree.sample(30, rng) for _ in range(100)])
     assert set(draws.tolist()) == {0, 2}
+
+
+def test_find_matches_a_flat_running_sum_across_levels():
+    """Three levels of 64-wide nodes agree with searching the flat cumulative sum."""
+    rng = np.random.default_rng(2)
+    tree = SumTree(70_000)
+    priority = rng.random(70_000) * (rng.random(70_000) < 0.5)  # half of them zero
+    tree.set(np.arange(70_000), priority)
+    assert len(tree.levels) == 3
+    u = rng.random(5000) * tree.total
+    expected = np.searchsorted(np.cumsum(priority), u, side="right")
+    np.testing.assert_array_equal(tree.find(u), expected)
+    assert (priority[tree.find(u)] > 0).all()
