@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# GPU check: PPO CartPole-v1 frames/s with its nets on CUDA, and on this machine's CPU for
-# comparison (200k frames each, about a minute in all). SAC Pendulum and PPO Pong join when those
-# algorithms and envs land. Results go to $OUT (or bench/results) with the card's name.
+# GPU check: PPO CartPole-v1 (200k frames) and DQN CartPole-v1 (50k frames) frames/s with their
+# nets on CUDA, and on this machine's CPU for comparison (about two minutes in all). SAC Pendulum
+# and PPO Pong join when those algorithms and envs land. Results go to $OUT (or bench/results) with the card's name.
 #
 # A machine without the lab's dependencies but with torch (such as the lent GPU machines) takes
 # wheels carried in .whl/: see docs/BENCHMARKS.md for the list and the download command.
@@ -23,5 +23,7 @@ mkdir -p "$out"
   for device in cuda cpu; do
     fps=$(timeout 300 "$py" bench/speed_ppo.py --frames 200000 --one ours default --device "$device" | tail -n 1)
     echo "ppo_cartpole ($device nets, 4 envs, 200k frames): $fps frames/s"
+    fps=$(timeout 300 "$py" bench/speed_dqn.py --frames 50000 --one ours default --device "$device" | tail -n 1)
+    echo "dqn_cartpole ($device nets, 1 env, 50k frames): $fps frames/s"
   done
 } 2>&1 | tee "$out/gpu_check.txt"
