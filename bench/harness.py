@@ -22,14 +22,17 @@ PROGRAMS = {
 }
 
 
-def run_ours(raw: dict, threads: int | None) -> float:
-    """Train `raw` (a spec dict) through the lab as shipped; frames / training-loop wall time."""
+def run_ours(spec_dict: dict, threads: int | None, frames: int, device: str = "cpu") -> float:
+    """Train a copy of the spec through the lab as shipped; frames / training-loop wall time."""
     import pandas as pd
     import torch
 
     from slm_lab.experiment import control
     from slm_lab.spec.validate import validate
 
+    raw = json.loads(json.dumps(spec_dict))
+    raw["env"]["max_frame"] = frames
+    raw["agent"]["net"]["gpu"] = device == "cuda"
     spec, _ = validate(raw)
     spec["name"] = "bench"
     if threads is not None:  # pin, overriding the lab's own thread choice
@@ -54,7 +57,18 @@ def run_env_only(name: str, num_envs: int, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def main(script: str, one: Callable[[str, int | None, int, str], float], frames: int) -> None:
+def one(
+    program: str, threads: int | None, frames: int, device: str, spec: dict, sb3: Callable
+) -> float:
+    """frames/s of one program: ours on `spec`, `sb3(threads, frames)`, or the env alone."""
+    if program == "ours":
+        return run_ours(spec, threads, frames, device)
+    if program == "sb3":
+        return sb3(threads or 1, frames)
+    return run_env_only(spec["env"]["name"], spec["env"]["num_envs"], frames)
+
+
+def main(script: str, spec: dict, sb3: Callable[[int, int], float], frames: int) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--frames", type=int, default=frames)
@@ -63,7 +77,8 @@ def main(script: str, one: Callable[[str, int | None, int, str], float], frames:
     args = parser.parse_args()
     if args.one:
         program, threads = args.one
-        fps = one(program, None if threads == "default" else int(threads), args.frames, args.device)
+        threads = None if threads == "default" else int(threads)
+        fps = one(program, threads, args.frames, args.device, spec, sb3)
         print(json.dumps(fps))
         return
     results: dict[str, list[float]] = {label: [] for label in PROGRAMS}

@@ -9,7 +9,6 @@ shipped (checkpoint rows every 500 frames); each program runs in a fresh process
 Frames/s = frames / training-loop wall time.
 """
 
-import json
 import time
 
 import harness
@@ -63,13 +62,6 @@ SPEC = {
 }
 
 
-def run_ours(threads: int | None, frames: int, device: str = "cpu") -> float:
-    raw = json.loads(json.dumps(SPEC))
-    raw["env"]["max_frame"] = frames
-    raw["agent"]["net"]["gpu"] = device == "cuda"
-    return harness.run_ours(raw, threads)
-
-
 def run_sb3(threads: int, frames: int) -> float:
     import torch
     from stable_baselines3 import DQN
@@ -99,13 +91,5 @@ def run_sb3(threads: int, frames: int) -> float:
     return frames / (time.perf_counter() - start)
 
 
-def one(program: str, threads: int | None, frames: int, device: str) -> float:
-    if program == "ours":
-        return run_ours(threads, frames, device)
-    if program == "sb3":
-        return run_sb3(threads or 1, frames)
-    return harness.run_env_only("CartPole-v1", 1, frames)
-
-
 if __name__ == "__main__":
-    harness.main(__file__, one, FRAMES)
+    harness.main(__file__, SPEC, run_sb3, FRAMES)
