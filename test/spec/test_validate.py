@@ -239,15 +239,19 @@ def test_net_values_checked(tmp_path: Path, key, value, expect):
     ],
 )
 def test_build_errors_are_spec_errors(mutate, expect):
+    assert expect in build_error(tiny_ppo(), mutate)
+
+
+def build_error(raw: dict, mutate) -> str:
+    """The SpecError a mutated spec raises while its env and agent are built."""
     from slm_lab.experiment.control import preflight
     from slm_lab.spec.validate import validate
 
-    raw = tiny_ppo()
     mutate(raw)
     spec, _ = validate(raw)
     with pytest.raises(SpecError) as err:
         preflight(spec)
-    assert expect in str(err.value)
+    return str(err.value)
 
 
 def test_one_optimizer_needs_optim_spec(tmp_path: Path):
@@ -284,15 +288,7 @@ def test_one_optimizer_needs_optim_spec(tmp_path: Path):
     ],
 )
 def test_value_based_build_errors(mutate, expect):
-    from slm_lab.experiment.control import preflight
-    from slm_lab.spec.validate import validate
-
-    raw = tiny_dqn()
-    mutate(raw)
-    spec, _ = validate(raw)
-    with pytest.raises(SpecError) as err:
-        preflight(spec)
-    assert expect in str(err.value)
+    assert expect in build_error(tiny_dqn(), mutate)
 
 
 def test_dueling_net_is_for_q_learners():
