@@ -44,6 +44,15 @@ def run_ours(spec_dict: dict, threads: int | None, frames: int, device: str = "c
     return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])
 
 
+def time_learn(model, frames: int) -> float:
+    """frames/s of a Stable-Baselines3 model's `learn` over `frames` steps."""
+    import time
+
+    start = time.perf_counter()
+    model.learn(total_timesteps=frames)
+    return frames / (time.perf_counter() - start)
+
+
 def run_env_only(name: str, num_envs: int, frames: int) -> float:
     import time
 

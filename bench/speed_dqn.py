@@ -9,8 +9,6 @@ shipped (checkpoint rows every 500 frames); each program runs in a fresh process
 Frames/s = frames / training-loop wall time.
 """
 
-import time
-
 import harness
 
 FRAMES = 50_000
@@ -86,9 +84,7 @@ def run_sb3(threads: int, frames: int) -> float:
         seed=0,
         verbose=0,
     )
-    start = time.perf_counter()
-    model.learn(total_timesteps=frames)
-    return frames / (time.perf_counter() - start)
+    return harness.time_learn(model, frames)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,6 @@ Ours runs as shipped (checkpoint rows, model saves every 500 frames); each progr
 process, alternating, so machine noise hits both. Frames/s = frames / training-loop wall time.
 """
 
-import time
-
 import harness
 
 FRAMES = 100_000
@@ -79,9 +77,7 @@ def run_sb3(threads: int, frames: int) -> float:
         seed=0,
         verbose=0,
     )
-    start = time.perf_counter()
-    model.learn(total_timesteps=frames)
-    return frames / (time.perf_counter() - start)
+    return harness.time_learn(model, frames)
 
 
 if __name__ == "__main__":
