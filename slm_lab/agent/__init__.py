@@ -26,7 +26,7 @@ class Agent:
                 horizon=self.algorithm.horizon,
                 device=self.algorithm.device,
                 clock=clock,
-                frame_stack=getattr(env, "frame_stack", 1),
+                frame_stack=env.frame_stack,
             )
             self.memory = mem_cls(memory_spec, layout)
 

@@ -108,6 +108,7 @@ class VecEnv:
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
         self.tracker = ReturnTracker(self.num_envs)
+        self.frame_stack = 1  # frames stacked along axis 0 of an observation (none yet)
 
     def _maker(self, kwargs: dict, render: bool):
         name = self.name
