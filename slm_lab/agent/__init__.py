@@ -31,7 +31,13 @@ class Agent:
             self.memory = mem_cls(memory_spec, layout)
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+        """Actions as the memory stores them (continuous ones in the distribution's own range)."""
         return self.algorithm.act(obs, explore)
+
+    def to_env(self, action: np.ndarray) -> np.ndarray:
+        """Stored actions -> the env's action space (continuous ones rescaled to its bounds)."""
+        pd = self.algorithm.pd
+        return action if pd is None else pd.to_env(action)
 
     def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """Store the vector step; the algorithm trains when it is due."""
