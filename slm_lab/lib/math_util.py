@@ -2,6 +2,9 @@
 
 import numpy as np
 
+STATS_EPS = 1e-4  # prior count of the running statistics
+VAR_EPS = 1e-8  # keeps the running std above zero
+
 
 def gae(
     rewards: np.ndarray,
@@ -26,3 +29,61 @@ def gae(
         running = deltas[t] + decay[t] * running
         advs[t] = running
     return advs
+
+
+def discounted_returns(rewards: np.ndarray, dones: np.ndarray, gamma: float) -> np.ndarray:
+    """Monte-Carlo returns, shape (T, N): sum of discounted rewards to each episode's end; an
+    episode still running at the end of the batch counts the rewards it has so far."""
+    returns = np.empty_like(rewards)
+    running = np.zeros_like(rewards[0])
+    for t in range(len(rewards) - 1, -1, -1):
+        running = rewards[t] + gamma * (1.0 - dones[t]) * running
+        returns[t] = running
+    return returns
+
+
+def nstep_returns(
+    rewards: np.ndarray,
+    next_values: np.ndarray,
+    terminated: np.ndarray,
+    dones: np.ndarray,
+    gamma: float,
+    n: int,
+) -> np.ndarray:
+    """n-step returns, shape (T, N): up to n discounted rewards, then gamma^m V of the real next
+    observation of the last step taken, unless that step terminated. The sum stops early at an
+    episode end (bootstrapping from the final observation if truncated) and at the batch end."""
+    steps = len(rewards)
+    returns = np.zeros_like(rewards)
+    alive = np.ones_like(rewards, dtype=bool)  # row t still adds rewards
+    discount = 1.0
+    for k in range(min(n, steps)):
+        rows = steps - k  # rows t whose step t + k is in the batch
+        live = alive[:rows]
+        returns[:rows] += live * discount * rewards[k:]
+        last = dones[k:].astype(bool) | (k == n - 1)
+        last[-1] = True  # the batch ends at step T - 1
+        boot = live & last
+        bootstrap = discount * gamma * (1.0 - terminated[k:]) * next_values[k:]
+        returns[:rows] += boot * bootstrap
+        alive[:rows] &= ~last
+        discount *= gamma
+    return returns
+
+
+class RunningStats:
+    """Running mean and variance of a stream of batches (Chan et al.'s parallel update)."""
+
+    def __init__(self) -> None:
+        self.mean, self.var, self.count = 0.0, 1.0, STATS_EPS
+
+    def update(self, x: np.ndarray) -> None:
+        n, mean, var = x.size, float(x.mean()), float(x.var())
+        delta, total = mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
+        self.var, self.count = m2 / total, total
+
+    @property
+    def std(self) -> float:
+        return float(np.sqrt(self.var + VAR_EPS))

@@ -175,6 +175,11 @@ ALGORITHM_MEMORIES = {
     "CrossQ": ("Replay", "PrioritizedReplay"),
 }
 
+# net defaults that differ by algorithm (SAC's target critics follow the online ones by polyak)
+ALGORITHM_NET_DEFAULTS: dict[str, dict[str, Any]] = {
+    "SoftActorCritic": {"update_type": "polyak"},
+}
+
 # algorithms that learn Q-values (a dueling net's only use)
 Q_LEARNERS = ("SARSA", "VanillaDQN", "DQN", "DoubleDQN")
 DUELING_NETS = ("DuelingMLPNet", "DuelingConvNet")
@@ -269,6 +274,7 @@ MEMORY_FIELDS = {
     "alpha": num(low=0.0),
     "epsilon": num(above=0.0),
     "beta": unit(),
+    "sil_replay_name": Field("str", nullable=True),  # the original SIL specs name their replay
 }
 _REPLAY = {"batch_size": 32, "max_size": 10000, "use_cer": False}
 MEMORY_DEFAULTS: dict[str, dict[str, Any]] = {

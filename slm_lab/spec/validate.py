@@ -193,9 +193,10 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     agent["algorithm"] = algo
     agent.setdefault("name", algo["name"])
     agent["memory"] = check_memory(agent["memory"], algo["name"], v)
-    agent["net"] = check_net(agent["net"], "agent.net", v)
+    algo_net = S.ALGORITHM_NET_DEFAULTS.get(algo["name"], {})
+    agent["net"] = check_net(agent["net"], "agent.net", v, algo_net)
     if agent.get("critic_net") is not None:
-        agent["critic_net"] = check_net(agent["critic_net"], "agent.critic_net", v)
+        agent["critic_net"] = check_net(agent["critic_net"], "agent.critic_net", v, algo_net)
     check_batching(algo, env)
     check_dueling(algo["name"], agent["net"]["type"])
     return agent
@@ -228,12 +229,12 @@ def check_memory(memory: dict, algo_name: str, v: Validator) -> dict:
     return {**S.MEMORY_DEFAULTS[memory["name"]], **memory}
 
 
-def check_net(net: dict, path: str, v: Validator) -> dict:
+def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = None) -> dict:
     require(net, ("type",), path)
     net = check_section(net, S.NET_FIELDS, path, v)
     net["gpu"] = check_gpu(net.get("gpu", "auto"), f"{path}.gpu")
     check_activations(net.get("out_layer_activation"), f"{path}.out_layer_activation")
-    out = {**S.NET_DEFAULTS, **S.NET_TYPE_DEFAULTS[net["type"]], **net}
+    out = {**S.NET_DEFAULTS, **(algo_defaults or {}), **S.NET_TYPE_DEFAULTS[net["type"]], **net}
     has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
     if not has_optim:
         out["optim_spec"] = dict(S.DEFAULT_OPTIM)

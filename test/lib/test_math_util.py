@@ -1,9 +1,10 @@
-"""GAE against hand-computed values, with terminated and truncated ends."""
+"""GAE, n-step and Monte-Carlo returns against hand-computed values, with terminated and truncated
+ends; running statistics against numpy."""
 
 import numpy as np
 import pytest
 
-from slm_lab.lib.math_util import gae
+from slm_lab.lib.math_util import RunningStats, discounted_returns, gae, nstep_returns
 
 GAMMA, LAM = 0.9, 0.8
 
@@ -33,3 +34,51 @@ def test_gae_envs_independent():
     zeros = np.zeros((2, 2))
     advs = gae(rewards, zeros, zeros, zeros, zeros, 1.0, 1.0)
     assert advs.tolist() == [[2.0, 0.0], [1.0, 0.0]]
+
+
+REWARDS = col(1, 2, 3, 4)
+NEXT_V = col(10, 20, 30, 40)
+NONE = col(0, 0, 0, 0)
+
+
+def test_nstep_bootstraps_after_n_steps_and_at_the_batch_end():
+    ret = nstep_returns(REWARDS, NEXT_V, NONE, NONE, GAMMA, 2)
+    # 1 + .9*2 + .81*20; 2 + .9*3 + .81*30; 3 + .9*4 + .81*40; the batch ends: 4 + .9*40
+    assert ret[:, 0] == pytest.approx([19.0, 29.0, 39.0, 40.0])
+
+
+def test_nstep_terminated_stops_the_sum_without_bootstrap():
+    ret = nstep_returns(REWARDS, NEXT_V, col(0, 1, 0, 0), col(0, 1, 0, 0), GAMMA, 2)
+    assert ret[:, 0] == pytest.approx([1 + 0.9 * 2, 2.0, 39.0, 40.0])
+
+
+def test_nstep_truncated_bootstraps_from_the_final_observation():
+    next_v = col(10, 25, 30, 40)  # V of the truncated episode's real last observation at t=1
+    ret = nstep_returns(REWARDS, next_v, NONE, col(0, 1, 0, 0), GAMMA, 2)
+    assert ret[:, 0] == pytest.approx([1 + 0.9 * 2 + 0.81 * 25, 2 + 0.9 * 25, 39.0, 40.0])
+
+
+def test_nstep_longer_than_the_batch():
+    ret = nstep_returns(REWARDS, NEXT_V, NONE, NONE, GAMMA, 10)
+    assert ret[0, 0] == pytest.approx(1 + 0.9 * 2 + 0.81 * 3 + 0.729 * 4 + 0.6561 * 40)
+
+
+def test_nstep_one_step_is_td_target():
+    ret = nstep_returns(REWARDS, NEXT_V, col(0, 0, 1, 0), col(0, 0, 1, 0), GAMMA, 1)
+    assert ret[:, 0] == pytest.approx([1 + 9.0, 2 + 18.0, 3.0, 4 + 36.0])
+
+
+def test_discounted_returns_restart_after_each_episode_end():
+    ret = discounted_returns(col(1, 1, 1, 1), col(0, 1, 0, 0), GAMMA)
+    assert ret[:, 0] == pytest.approx([1.9, 1.0, 1.9, 1.0])
+
+
+def test_running_stats_match_numpy_over_all_batches():
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(3.0, 2.0, n) for n in (5, 50, 1)]
+    stats = RunningStats()
+    for batch in batches:
+        stats.update(batch)
+    all_x = np.concatenate(batches)
+    assert stats.mean == pytest.approx(all_x.mean(), rel=1e-4)
+    assert stats.var == pytest.approx(all_x.var(), rel=1e-3)

@@ -26,6 +26,7 @@ class Algorithm:
         self.optims: list[torch.optim.Optimizer] = []
         self.schedulers: list = []
         self.stats: dict[str, float] = {}
+        self.next_train = 0  # off-policy: the frame of the next training round
 
     @property
     def horizon(self) -> int:
@@ -36,8 +37,21 @@ class Algorithm:
         x = torch.from_numpy(obs).to(self.device)
         return x.float() if x.is_floating_point() else x
 
-    def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+    @staticmethod
+    def inputs(x: torch.Tensor) -> torch.Tensor:
+        """Stored observations (uint8 images, float32 vectors) -> what the nets take."""
+        return x if x.dtype == torch.float32 else x.float()
+
+    def policy(self, x: torch.Tensor) -> torch.Tensor:
+        """The action distribution's parameters for a batch of observations."""
         raise NotImplementedError
+
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
+        """Sample the policy (explore) or take its most likely action."""
+        out = self.policy(self.to_tensor(obs))
+        action = self.pd.sample(out) if explore else self.pd.greedy(out)
+        return action.cpu().numpy()
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:
         raise NotImplementedError
@@ -73,21 +87,36 @@ class Algorithm:
                 self.schedulers.append(scheduler)
         self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
 
-    def optimize(self, loss: torch.Tensor) -> None:
-        """One gradient step on every optimizer, with per-net gradient clipping."""
-        for params in self.params.values():
+    def optimize(
+        self,
+        loss: torch.Tensor,
+        optims: list[torch.optim.Optimizer] | None = None,
+        nets: tuple[str, ...] | None = None,
+    ) -> None:
+        """One gradient step, with per-net gradient clipping: on every optimizer by default, or
+        on `optims` for the parameters of `nets` (actor and critics stepping apart)."""
+        groups = list(self.params.values()) if nets is None else [self.params[n] for n in nets]
+        for params in groups:
             for p in params:
                 p.grad = None
         loss.backward()
         clip = self.net_spec.get("clip_grad_val")
         if clip:
-            for params in self.params.values():
+            for params in groups:
                 net_util.clip_grad_norm(params, clip)
         if self.dev_checks:
             self.check_grads()
-        for optim in self.optims:
+        for optim in self.optims if optims is None else optims:
             optim.step()
         self.clock.opt_step += 1
+
+    def train_due(self) -> bool:
+        """Off-policy cadence: True every `training_frequency` frames from `training_start_step`."""
+        frame, s = self.clock.frame, self.spec
+        if frame < max(s["training_start_step"], self.next_train):
+            return False
+        self.next_train = (frame // s["training_frequency"] + 1) * s["training_frequency"]
+        return True
 
     def step_schedulers(self) -> None:
         for scheduler in self.schedulers:

@@ -24,18 +24,14 @@ class VanillaDQN(QLearner):
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
-        self.frequency = s["training_frequency"]
         self.iters, self.batch_iters = s["training_iter"], s["training_batch_iter"]
-        self.next_train = s["training_start_step"]
         self.mean_loss_fn = net_util.make_loss(
             self.net_spec["loss_spec"], "agent.net.loss_spec", reduction="mean"
         )
 
     def learn(self, memory, ready: bool) -> None:
-        frame = self.clock.frame
-        if frame < self.next_train:
+        if not self.train_due():
             return
-        self.next_train = (frame // self.frequency + 1) * self.frequency
         prioritized = hasattr(memory, "update_priorities")
         for _ in range(self.iters):
             batch = memory.sample()

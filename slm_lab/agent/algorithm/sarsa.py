@@ -43,9 +43,6 @@ class QLearner(Algorithm):
         self.loss_sum = torch.zeros((), device=self.device)
         self.loss_count = 0
 
-    def inputs(self, x: torch.Tensor) -> torch.Tensor:
-        return x if x.dtype == torch.float32 else x.float()
-
     @torch.inference_mode()
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         def outputs() -> torch.Tensor:

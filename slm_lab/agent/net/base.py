@@ -43,3 +43,22 @@ def leaves(module: nn.Module) -> list[nn.Module]:
     if not isinstance(module, nn.Sequential):
         return [module]
     return [leaf for child in module for leaf in leaves(child)]
+
+
+class WithLogStd(nn.Module):
+    """A policy net whose Gaussian log std is one learnt parameter per action dimension, not an
+    output (`log_std_init`): appends it to the means, so the distribution sees [mean, log_std]."""
+
+    def __init__(self, net: nn.Module, action_dim: int, init: float) -> None:
+        super().__init__()
+        self.net = net
+        self.log_std = nn.Parameter(torch.full((action_dim,), float(init)))
+
+    def with_std(self, mean: torch.Tensor) -> torch.Tensor:
+        return torch.cat([mean, self.log_std.expand_as(mean)], -1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        out = self.net(x)
+        if isinstance(out, list):  # a shared net: policy outputs first, then the value
+            return [self.with_std(out[0]), *out[1:]]
+        return self.with_std(out)

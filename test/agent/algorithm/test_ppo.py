@@ -28,6 +28,7 @@ def test_targets_bootstrap_through_truncation_not_termination():
     algo = agent.algorithm
     algo.forward = lambda x: (torch.zeros(len(x), 2), x[:, 0])  # V(s) = step count
     algo.value = lambda x: x[:, 0]
+    algo.policy = lambda x: torch.zeros(len(x), 2)
     obs = env.reset(seed=0)
     for _ in range(4):
         action = np.zeros(2, np.int64)

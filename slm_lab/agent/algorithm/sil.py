@@ -1,0 +1,121 @@
+"""Self-imitation learning (Oh et al. 2018) on top of A2C (`SIL`) and PPO (`PPOSIL`).
+
+After each on-policy update, finished episodes go into a replay of (s, a, R) with R the discounted
+Monte-Carlo return; then `training_iter` times, a batch from it (reused `training_batch_iter`
+times) trains on the returns that beat the critic's estimate:
+  sil_policy_loss_coef * -log pi(a|s) max(R - V(s), 0) + sil_val_loss_coef * max(R - V(s), 0)^2 / 2.
+The replay holds `memory.max_size` steps and samples `memory.batch_size` of them uniformly.
+"""
+
+import numpy as np
+import torch
+
+from slm_lab.agent.algorithm.actor_critic import ActorCritic, numpy, rollout
+from slm_lab.agent.algorithm.ppo import PPO
+from slm_lab.agent.memory.onpolicy import torch_dtype
+from slm_lab.lib.math_util import discounted_returns
+
+SIL_BATCH_SIZE = 64  # replay batch when the memory spec gives none
+SIL_MAX_SIZE = 10_000  # replay capacity in steps when the memory spec gives none
+
+
+class EpisodeReplay:
+    """A ring of (obs, action, return) from finished episodes; unfinished ones wait per env."""
+
+    def __init__(self, memory_spec: dict, obs_space, action_shape, action_dtype, gamma) -> None:
+        self.batch_size = memory_spec.get("batch_size") or SIL_BATCH_SIZE
+        self.size = memory_spec.get("max_size") or SIL_MAX_SIZE
+        self.gamma = gamma
+        obs_dtype = torch.uint8 if obs_space.dtype == np.uint8 else torch.float32
+        self.obs = torch.zeros((self.size, *obs_space.shape), dtype=obs_dtype)
+        self.action = torch.zeros((self.size, *action_shape), dtype=action_dtype)
+        self.ret = torch.zeros(self.size)
+        self.head, self.count = 0, 0
+        self.pending: dict[int, dict[str, torch.Tensor]] = {}
+
+    def add_rollout(self, steps: dict[str, torch.Tensor]) -> None:
+        """Store the episodes this (time, env) rollout finishes; keep the rest pending."""
+        for env in range(steps["reward"].shape[1]):
+            cols = {k: steps[k][:, env].cpu() for k in ("obs", "action", "reward", "dones")}
+            old = self.pending.pop(env, None)
+            if old is not None:
+                cols = {k: torch.cat([old[k], cols[k]]) for k in cols}
+            ends = torch.nonzero(cols["dones"]).flatten()
+            if not len(ends):
+                self.pending[env] = cols
+                continue
+            cut = int(ends[-1]) + 1
+            self.pending[env] = {k: v[cut:] for k, v in cols.items()}
+            self.store({k: v[:cut] for k, v in cols.items()})
+
+    def store(self, episodes: dict[str, torch.Tensor]) -> None:
+        reward, dones = numpy(episodes["reward"], episodes["dones"])
+        ret = torch.from_numpy(discounted_returns(reward, dones, self.gamma))
+        idx = (self.head + torch.arange(len(ret))) % self.size
+        self.obs[idx] = episodes["obs"].to(self.obs.dtype)
+        self.action[idx] = episodes["action"].to(self.action.dtype)
+        self.ret[idx] = ret
+        self.head = int(idx[-1] + 1) % self.size
+        self.count = min(self.size, self.count + len(ret))
+
+    def sample(self, device: torch.device) -> dict[str, torch.Tensor] | None:
+        if self.count < self.batch_size:
+            return None
+        idx = torch.randint(self.count, (self.batch_size,))
+        batch = {"obs": self.obs[idx], "action": self.action[idx], "ret": self.ret[idx]}
+        return {k: v.to(device) for k, v in batch.items()}
+
+
+class SelfImitation:
+    """Adds the self-imitation updates after the on-policy update of an actor-critic."""
+
+    def init_sil(self, agent_spec: dict) -> None:
+        layout_space = self.env.action_space
+        action_shape = tuple(layout_space.shape or ())
+        discrete = not action_shape and np.issubdtype(layout_space.dtype, np.integer)
+        self.sil = EpisodeReplay(
+            agent_spec["memory"],
+            self.env.observation_space,
+            action_shape,
+            torch_dtype(np.dtype(np.int64) if discrete else np.dtype(np.float32)),
+            self.gamma,
+        )
+
+    def train(self, batch: dict[str, torch.Tensor]) -> None:
+        super().train(batch)
+        self.sil.add_rollout(rollout(batch))
+        s = self.spec
+        for _ in range(s["training_iter"]):
+            sil_batch = self.sil.sample(self.device)
+            if sil_batch is None:
+                return
+            for _ in range(s["training_batch_iter"]):
+                self.optimize(self.sil_loss(sil_batch))
+
+    def sil_loss(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        out, v = self.forward(batch["obs"])
+        target = self.scaled(batch["ret"])
+        gap = (target - v).clamp(min=0.0)
+        logp = self.pd.log_prob(out, batch["action"])
+        policy_loss = -(logp * gap.detach()).mean()
+        val_loss = 0.5 * gap.square().mean()
+        s = self.spec
+        return s["sil_policy_loss_coef"] * policy_loss + s["sil_val_loss_coef"] * val_loss
+
+    def scaled(self, returns: torch.Tensor) -> torch.Tensor:
+        """Returns in the critic's scale (normalize_v_targets), without updating its statistics."""
+        if self.v_stats is None:
+            return returns
+        return (returns - self.v_stats.mean) / self.v_stats.std
+
+
+class SIL(SelfImitation, ActorCritic):
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        super().__init__(agent_spec, env, clock, dev_checks)
+        self.init_sil(agent_spec)
+
+
+class PPOSIL(SelfImitation, PPO):
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        super().__init__(agent_spec, env, clock, dev_checks)
+        self.init_sil(agent_spec)

@@ -1,0 +1,179 @@
+"""SAC and CrossQ: the tanh correction, the temperature's direction, exact discrete
+expectations, polyak targets, CrossQ's joint batch, batch renormalisation."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from slm_lab.agent import Agent
+from slm_lab.agent.algorithm.sac import tanh_log_det
+from slm_lab.agent.net.batch_renorm import BatchRenorm1d
+from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.spec.errors import SpecError
+from slm_lab.spec.validate import validate
+from test.conftest import tiny_sac
+
+FD_STEP = 1e-3  # central differences: truncation error ~1e-6, round-off ~1e-6 at |u| = 9
+BATCH = 8
+
+
+def make(raw: dict) -> tuple[Agent, VecEnv]:
+    spec, _ = validate(raw)
+    clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
+    env = VecEnv(spec["env"], clock)
+    return Agent(spec, env, clock), env
+
+
+def collect(agent: Agent, env: VecEnv, steps: int) -> None:
+    obs = env.reset(seed=0)
+    for _ in range(steps):
+        action = agent.act(obs)
+        next_obs, reward, term, trunc, real_next = env.step(agent.to_env(action))
+        agent.memory.add(obs, action, reward, real_next, term, trunc)
+        obs = next_obs
+
+
+def test_tanh_correction_matches_a_numerical_jacobian():
+    u = torch.tensor([[-8.0, -1.5, 0.0], [0.3, 2.0, 9.0]], dtype=torch.float64)
+    slope = (torch.tanh(u + FD_STEP) - torch.tanh(u - FD_STEP)) / (2 * FD_STEP)
+    torch.testing.assert_close(tanh_log_det(u), slope.log().sum(-1), atol=1e-5, rtol=1e-4)
+
+
+def test_squashed_log_prob_is_the_density_of_the_squashed_action():
+    agent, _ = make(tiny_sac())
+    algo = agent.algorithm
+    out = torch.tensor([[0.4, math.log(0.7)]]).expand(BATCH, 2)
+    action, logp = algo.squashed(out)
+    u = torch.atanh(action.double())
+    normal = torch.distributions.Normal(0.4, 0.7)
+    slope = (torch.tanh(u + FD_STEP) - torch.tanh(u - FD_STEP)) / (2 * FD_STEP)
+    expected = (normal.log_prob(u) - slope.log()).sum(-1)
+    torch.testing.assert_close(logp.double(), expected, atol=1e-3, rtol=1e-4)
+    assert action.abs().max() < 1
+
+
+@pytest.mark.parametrize(("entropy", "direction"), [(-5.0, 1), (5.0, -1)])
+def test_temperature_rises_when_entropy_is_below_target(entropy: float, direction: int):
+    agent, _ = make(tiny_sac())
+    algo = agent.algorithm
+    assert algo.target_entropy == -1.0  # auto: -(action dimensions)
+    before = algo.log_alpha.item()
+    algo.update_temperature(torch.full((BATCH,), entropy))
+    assert np.sign(algo.log_alpha.item() - before) == direction
+
+
+def test_fixed_alpha_is_not_tuned():
+    raw = tiny_sac()
+    raw["agent"]["algorithm"]["fixed_alpha"] = 0.2
+    agent, _ = make(raw)
+    algo = agent.algorithm
+    algo.update_temperature(torch.full((BATCH,), -5.0))
+    assert algo.alpha.item() == pytest.approx(0.2)
+
+
+def test_discrete_soft_value_is_the_exact_expectation():
+    agent, _ = make(tiny_sac(env="CartPole-v1"))
+    algo = agent.algorithm
+    assert algo.target_entropy == pytest.approx(0.89 * math.log(2))
+    logits = torch.tensor([[0.0, math.log(3.0)]])  # pi = (0.25, 0.75)
+    algo.policy = lambda x: logits
+    q1, q2 = torch.tensor([[1.0, 4.0]]), torch.tensor([[2.0, 3.0]])
+    value = algo.soft_value([lambda x: q1, lambda x: q2], torch.zeros(1, 4))
+    alpha = algo.alpha.item()
+    expected = 0.25 * (1.0 - alpha * math.log(0.25)) + 0.75 * (3.0 - alpha * math.log(0.75))
+    assert value.item() == pytest.approx(expected)
+
+
+def test_sac_trains_critics_actor_and_polyak_targets():
+    raw = tiny_sac()
+    raw["agent"]["net"].update(polyak_coef=0.5)
+    agent, env = make(raw)
+    algo = agent.algorithm
+    target_before = [p.clone() for p in algo.targets[0].parameters()]
+    collect(agent, env, 50)
+    algo.clock.frame = 200  # past training_start_step
+    online = [p.clone() for p in algo.nets["q1"].parameters()]
+    actor = [p.clone() for p in algo.nets["actor"].parameters()]
+    algo.learn(agent.memory, True)
+    assert all(
+        not torch.equal(a, b) for a, b in zip(online, algo.nets["q1"].parameters(), strict=True)
+    )
+    assert any(
+        not torch.equal(a, b) for a, b in zip(actor, algo.nets["actor"].parameters(), strict=True)
+    )
+    for before, p_online, p_target in zip(
+        target_before, algo.nets["q1"].parameters(), algo.targets[0].parameters(), strict=True
+    ):
+        torch.testing.assert_close(p_target, 0.5 * before + 0.5 * p_online.detach())
+
+
+def test_random_actions_before_training_start():
+    agent, env = make(tiny_sac())
+    obs = env.reset(seed=0)
+    actions = np.concatenate([agent.act(obs) for _ in range(200)])
+    assert actions.min() < -0.9 and actions.max() > 0.9  # uniform over [-1, 1]
+    assert np.abs(agent.to_env(actions)).max() <= 2.0
+
+
+def test_sac_refuses_other_distributions():
+    raw = tiny_sac()
+    raw["agent"]["algorithm"]["action_pdtype"] = "Beta"
+    with pytest.raises(SpecError, match="tanh-squashed") as err:
+        make(raw)
+    assert err.value.path == "agent.algorithm.action_pdtype"
+
+
+def crossq_spec() -> dict:
+    raw = tiny_sac()
+    raw["agent"]["name"] = "CrossQ"
+    raw["agent"]["algorithm"]["name"] = "CrossQ"
+    raw["agent"]["critic_net"] = {"type": "MLPNet", "hid_layers": [16]}
+    return raw
+
+
+def test_crossq_evaluates_current_and_next_in_one_batch():
+    agent, env = make(crossq_spec())
+    algo = agent.algorithm
+    assert algo.targets == []
+    collect(agent, env, 40)
+    batch = agent.memory.sample()
+    seen = []
+    q1 = algo.nets["q1"]
+    forward = q1.forward
+    q1.forward = lambda x: seen.append(x.clone()) or forward(x)
+    brn = q1[0]
+    mean_before = brn.running_mean.clone()
+    algo.critic_loss(batch)
+    (x,) = seen
+    n = len(batch["obs"])
+    assert x.shape == (2 * n, 3 + 1)
+    torch.testing.assert_close(x[:n], torch.cat([batch["obs"], batch["action"]], -1))
+    torch.testing.assert_close(x[n:, :3], batch["next_obs"])
+    # the running statistics moved towards the mean of both halves together
+    expected = mean_before.lerp(x.mean(0), brn.momentum)
+    torch.testing.assert_close(brn.running_mean, expected)
+
+
+def test_crossq_actor_loss_uses_running_statistics():
+    agent, _ = make(crossq_spec())
+    algo = agent.algorithm
+    modes = []
+    q1 = algo.nets["q1"]
+    forward = q1.forward
+    q1.forward = lambda x: modes.append(q1.training) or forward(x)
+    algo.actor_loss(torch.zeros(BATCH, 3))
+    assert modes == [False] and q1.training
+
+
+def test_batch_renorm_train_and_eval():
+    brn = BatchRenorm1d(2, momentum=0.5, warmup=1)
+    x = torch.tensor([[1.0, 10.0], [3.0, 30.0]])
+    out = brn(x)  # warm-up step: plain batch norm
+    torch.testing.assert_close(out.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
+    assert brn.running_mean.tolist() == pytest.approx([1.0, 10.0])  # 0.5 * 0 + 0.5 * mean
+    brn(x)  # corrected by r and d from now on
+    brn.eval()
+    expected = (x - brn.running_mean) / (brn.running_var + 1e-3).sqrt()
+    torch.testing.assert_close(brn(x), expected)
