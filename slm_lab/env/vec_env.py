@@ -80,6 +80,12 @@ def gym_kwargs(env_spec: dict) -> dict:
     return kwargs
 
 
+def obs_window(spec: dict) -> int | None:
+    """The observation window a RecurrentNet reads (its seq_len); None for other nets."""
+    net = spec.get("agent", {}).get("net", {})
+    return net.get("seq_len") if net.get("type") == "RecurrentNet" else None
+
+
 def vectorization_mode(env_spec: dict) -> str:
     """Sync unless the spec says otherwise: classic control steps far faster than a process hop."""
     return env_spec.get("vectorization_mode") or "sync"
@@ -94,8 +100,12 @@ class VecEnv:
         clock: Clock,
         num_envs: int | None = None,
         render: bool = False,
+        window: int | None = None,
     ) -> None:
+        """`window` makes each observation the env's last `window` ones, oldest first,
+        zero-padded at episode start."""
         self.name = env_spec["name"]
+        self.window = window
         self.num_envs = num_envs or env_spec["num_envs"]
         self.clock = clock
         kwargs = gym_kwargs(env_spec)
@@ -116,8 +126,16 @@ class VecEnv:
         if render:
             kwargs = {**kwargs, "render_mode": "human"}
 
+        window = self.window
+
         def make() -> gym.Env:
-            return gym.make(name, **kwargs)
+            env = gym.make(name, **kwargs)
+            if window is not None:
+                # reset refills the stack with zeros, so no window spans two episodes
+                env = gym.wrappers.FrameStackObservation(
+                    env, stack_size=window, padding_type="zero"
+                )
+            return env
 
         return make
 

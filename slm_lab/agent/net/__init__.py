@@ -1,10 +1,16 @@
 """Nets, found by the `type` written in the spec."""
 
 from slm_lab.agent.net.mlp import DuelingMLPNet, MLPNet
+from slm_lab.agent.net.recurrent import RecurrentNet
 from slm_lab.agent.net.torcharc_net import TorchArcNet
 from slm_lab.lib.registry import lookup
 
-NETS = {"MLPNet": MLPNet, "DuelingMLPNet": DuelingMLPNet, "TorchArcNet": TorchArcNet}
+NETS = {
+    "MLPNet": MLPNet,
+    "DuelingMLPNet": DuelingMLPNet,
+    "RecurrentNet": RecurrentNet,
+    "TorchArcNet": TorchArcNet,
+}
 
 
 def build_net(net_spec: dict, in_shape, out_dims: list[int], head_stds, role: str | None = None):
