@@ -7,7 +7,6 @@ import random
 import secrets
 import sys
 from dataclasses import dataclass
-from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
 
@@ -17,7 +16,8 @@ import torch
 from loguru import logger
 
 from slm_lab.agent import Agent
-from slm_lab.env.vec_env import Clock, ReturnTracker, VecEnv
+from slm_lab.agent.distributed import attach, check_distributed, share
+from slm_lab.env.vec_env import Clock, ReturnTracker, VecEnv, obs_window
 from slm_lab.experiment import SessionsFailed, analysis
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.progress import Progress
@@ -116,19 +116,26 @@ class Table:
 class Session:
     """One seed: builds env and agent, runs the loop to max_frame, checkpoints every log_frequency."""
 
-    def __init__(self, spec: dict, ctx: RunContext, index: int, seed: int) -> None:
+    def __init__(
+        self, spec: dict, ctx: RunContext, index: int, seed: int, shared: dict | None = None
+    ) -> None:
         self.spec, self.ctx, self.index, self.seed = spec, ctx, index, seed
         self.prefix = ctx.prefix(index)
         seed_everything(seed)
         env_spec, meta = spec["env"], spec["meta"]
         self.clock = Clock(env_spec["max_frame"], env_spec["num_envs"])
-        self.env = VecEnv(env_spec, self.clock, render=ctx.render)
+        window = obs_window(spec)
+        self.env = VecEnv(env_spec, self.clock, render=ctx.render, window=window)
         if ctx.render:
             logger.info(f"rendering env 0 of {env_spec['name']} on screen")
         self.eval_env = (
-            VecEnv(env_spec, Clock(0, env_spec["num_envs"])) if meta["rigorous_eval"] else None
+            VecEnv(env_spec, Clock(0, env_spec["num_envs"]), window=window)
+            if meta["rigorous_eval"]
+            else None
         )
         self.agent = Agent(spec, self.env, self.clock, dev_checks=ctx.mode == "dev")
+        if shared is not None:
+            attach(self.agent.algorithm, shared, meta["distributed"])
         self.log_freq, self.eval_freq = meta["log_frequency"], meta["eval_frequency"]
         self.train_table = Table(ctx.info_dir / f"{self.prefix}_session_df_train.csv")
         self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv")
@@ -168,7 +175,7 @@ class Session:
         next_log, next_eval = self.log_freq, self.eval_freq
         while not clock.done:
             action = agent.act(obs)
-            next_obs, reward, terminated, truncated, real_next = env.step(action)
+            next_obs, reward, terminated, truncated, real_next = env.step(agent.to_env(action))
             agent.update(obs, action, reward, real_next, terminated, truncated)
             obs = next_obs
             if clock.frame >= next_log:
@@ -223,7 +230,7 @@ class Session:
         self.evals += 1
         obs = env.reset(seed=self.seed + EVAL_SEED_OFFSET + self.evals)
         while env.tracker.episodes < EVAL_EPISODES:
-            obs = env.step(self.agent.act(obs, explore=False))[0]
+            obs = env.step(self.agent.to_env(self.agent.act(obs, explore=False)))[0]
         row = self.eval_table.append(self.row(env.tracker.total_reward, env.tracker.episodes))
         self.last_eval = self.clock.frame
         self.save_models(row["total_reward_ma"])
@@ -283,18 +290,22 @@ def set_threads(agent_nets: dict, threads: int) -> None:
     torch.set_num_threads(1 if params < SMALL_NET_PARAMS else threads)
 
 
-def run_session(spec: dict, ctx: RunContext, index: int, threads: int) -> dict:
+def run_session(
+    spec: dict, ctx: RunContext, index: int, threads: int, shared: dict | None = None
+) -> dict:
     """One session in this process; returns its metrics."""
-    session = Session(spec, ctx, index, spec["meta"]["session_seeds"][index])
+    session = Session(spec, ctx, index, spec["meta"]["session_seeds"][index], shared)
     set_threads(session.agent.nets, threads)
     return session.run()
 
 
-def session_process(spec: dict, ctx: RunContext, index: int, threads: int) -> None:
+def session_process(
+    spec: dict, ctx: RunContext, index: int, threads: int, shared: dict | None
+) -> None:
     """Entry point of a session's own process: its log file, and an exit code for the trial."""
     lab_logger.setup(ctx.log_level, ctx.log_dir / f"{ctx.prefix(index)}.log")
     try:
-        run_session(spec, ctx, index, threads)
+        run_session(spec, ctx, index, threads, shared)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
     except Exception:
@@ -307,6 +318,7 @@ class Trial:
 
     def __init__(self, spec: dict, ctx: RunContext) -> None:
         self.spec, self.ctx = spec, ctx
+        self.shared = global_nets(spec) if spec["meta"]["distributed"] else None
 
     def run(self) -> dict:
         n = self.spec["meta"]["max_session"]
@@ -320,7 +332,7 @@ class Trial:
         done = []
         for i in range(n):
             try:
-                run_session(self.spec, self.ctx, i, threads)
+                run_session(self.spec, self.ctx, i, threads, self.shared)
                 done.append(i)
             except Exception:  # a crashed session must not lose the others
                 logger.exception(f"Session {i} failed")
@@ -329,13 +341,13 @@ class Trial:
     def run_parallel(self, n: int, workers: int, threads: int) -> list[int]:
         """Up to `workers` session processes at a time; returns the sessions that finished.
         On Ctrl-C, running sessions save and stop, and no new one starts."""
-        mp = get_context("spawn")
+        mp = torch.multiprocessing.get_context("spawn")  # passes shared tensors by handle
         pending, running, done = list(range(n)), {}, []
         try:
             while pending or running:
                 while pending and len(running) < workers:
                     i = pending.pop(0)
-                    args = (self.spec, self.ctx, i, threads)
+                    args = (self.spec, self.ctx, i, threads, self.shared)
                     running[i] = mp.Process(target=session_process, args=args, name=f"session-{i}")
                     running[i].start()
                 wait([p.sentinel for p in running.values()])
@@ -371,6 +383,18 @@ class Trial:
         return metrics
 
 
+def global_nets(spec: dict) -> dict:
+    """The nets (and Global* optimizer states) all sessions of a distributed trial train, in
+    shared memory."""
+    clock = Clock(spec["env"]["max_frame"], 1)
+    env = VecEnv(spec["env"], clock, num_envs=1, window=obs_window(spec))
+    try:
+        seed_everything(spec["meta"]["random_seed"])
+        return share(Agent(spec, env, clock).algorithm)
+    finally:
+        env.close()
+
+
 def stop(procs) -> None:
     """Let interrupted sessions save (they got the same SIGINT), then end any still running."""
     for proc in procs:
@@ -400,9 +424,10 @@ def record(spec: dict, spec_file: Path) -> dict:
 
 def preflight(spec: dict) -> None:
     """Build a one-env copy of the env and the agent, so build errors surface before any file."""
+    check_distributed(spec)
     clock = Clock(spec["env"]["max_frame"], 1)
     try:
-        env = VecEnv(spec["env"], clock, num_envs=1)
+        env = VecEnv(spec["env"], clock, num_envs=1, window=obs_window(spec))
     except (TypeError, ValueError, AssertionError, gym.error.Error) as e:  # envs assert on args
         raise SpecError(f"gymnasium could not make {spec['env']['name']}: {e}", "env") from e
     try:

@@ -7,6 +7,7 @@ import torch
 from loguru import logger
 from torch import nn
 
+from slm_lab.agent.net.global_optim import GLOBAL_OPTIMIZERS
 from slm_lab.spec import names
 from slm_lab.spec.errors import SpecError
 from slm_lab.spec.validate import to_float
@@ -92,11 +93,11 @@ def role_key(net_spec: dict, key: str, role: str | None) -> object:
 def make_optim(optim_spec: dict, params, path: str) -> torch.optim.Optimizer:
     name = optim_spec["name"]
     kwargs = {k: v for k, v in optim_spec.items() if k != "name"}
-    cls = getattr(torch.optim, name, None)
+    cls = GLOBAL_OPTIMIZERS.get(name) or getattr(torch.optim, name, None)
     if cls is not None and "fused" in inspect.signature(cls).parameters:
         kwargs.setdefault("fused", None if "foreach" in kwargs else True)
     if cls is None:
-        allowed = [n for n in names.OPTIMIZERS if n not in names.LAB_OPTIMIZERS]
+        allowed = list(names.OPTIMIZERS)
         raise SpecError(
             f"optimizer {name!r} is not available in this version", f"{path}.name", allowed
         )

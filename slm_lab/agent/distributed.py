@@ -1,0 +1,100 @@
+"""A3C-style training (Mnih et al. 2016): the sessions of a trial train one global net in shared
+memory, each from its own env and seed (`meta.distributed`).
+
+- `shared` (Hogwild, Recht et al. 2011): every session's nets are views of the global weights, and
+  its optimizer steps write into them directly;
+- `synced`: every session learns on a local copy, hands its gradients to the global optimizer,
+  then pulls the global weights back.
+With `GlobalAdam` or `GlobalRMSprop`, the optimizer's moments are shared too; other optimizers
+keep per-session moments.
+"""
+
+import torch
+from torch import nn
+
+from slm_lab.spec.errors import SpecError
+
+ON_POLICY = ("Reinforce", "ActorCritic", "PPO", "SIL", "PPOSIL")
+
+
+def check_distributed(spec: dict) -> None:
+    name = spec["agent"]["algorithm"]["name"]
+    if spec["meta"]["distributed"] and name not in ON_POLICY:
+        raise SpecError(
+            f"distributed training shares on-policy learners' nets, not {name}'s",
+            "meta.distributed",
+            [False],
+        )
+
+
+def optim_params(optim: torch.optim.Optimizer) -> list[nn.Parameter]:
+    return [p for group in optim.param_groups for p in group["params"]]
+
+
+def share(algorithm) -> dict:
+    """Move the algorithm's nets (and Global* optimizer states) to shared memory; the handle that
+    session processes attach to."""
+    for net in algorithm.nets.values():
+        net.share_memory()
+    states = []
+    for optim in algorithm.optims:
+        if hasattr(optim, "share_memory"):
+            optim.share_memory()
+            states.append([optim.state[p] for p in optim_params(optim)])
+        else:
+            states.append(None)
+    params = {name: list(net.parameters()) for name, net in algorithm.nets.items()}
+    return {"params": params, "optim_states": states}
+
+
+def attach(algorithm, shared: dict, mode: str) -> None:
+    """Make this session's algorithm train the global net of `shared`."""
+    global_of = {
+        id(p): g
+        for name, net in algorithm.nets.items()
+        for p, g in zip(net.parameters(), shared["params"][name], strict=True)
+    }
+    for optim, states in zip(algorithm.optims, shared["optim_states"], strict=True):
+        if mode == "shared":
+            for p in optim_params(optim):
+                p.data = global_of[id(p)].data
+            share_state(optim, states)
+    if mode == "synced":
+        algorithm.optims = [
+            Synced(optim, global_of, states)
+            for optim, states in zip(algorithm.optims, shared["optim_states"], strict=True)
+        ]
+        for p in (p for net in algorithm.nets.values() for p in net.parameters()):
+            p.data.copy_(global_of[id(p)].data)
+
+
+def share_state(optim: torch.optim.Optimizer, states: list[dict] | None) -> None:
+    if states is None:
+        return
+    for p, state in zip(optim_params(optim), states, strict=True):
+        optim.state[p] = state
+
+
+class Synced:
+    """Stands in for a session's optimizer: steps a global twin with the local gradients, then
+    copies the global weights into the local net."""
+
+    def __init__(self, local: torch.optim.Optimizer, global_of: dict, states) -> None:
+        self.local = optim_params(local)
+        self.glob = [nn.Parameter(global_of[id(p)].data) for p in self.local]
+        self.optim = type(local)(self.glob, **local.defaults)
+        share_state(self.optim, states)
+        self.param_groups = local.param_groups  # what LR schedulers change
+
+    def step(self) -> None:
+        for group in self.optim.param_groups:
+            group["lr"] = self.param_groups[0]["lr"]
+        for g, p in zip(self.glob, self.local, strict=True):
+            g.grad = p.grad
+        self.optim.step()
+        with torch.no_grad():
+            for g, p in zip(self.glob, self.local, strict=True):
+                p.copy_(g)
+
+    def state_dict(self) -> dict:
+        return self.optim.state_dict()

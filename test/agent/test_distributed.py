@@ -1,0 +1,75 @@
+"""A3C: sessions in other processes train the one global net, and share Global* optimizer state."""
+
+import pytest
+import torch
+
+from slm_lab.agent import Agent
+from slm_lab.agent.distributed import attach, check_distributed, share
+from slm_lab.agent.net.global_optim import GlobalAdam, GlobalRMSprop
+from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.spec.errors import SpecError
+from slm_lab.spec.validate import validate
+from test.conftest import tiny_a2c, tiny_dqn
+
+PROCESS_TIMEOUT_S = 120
+
+
+def a3c_spec(mode: str, optim: str = "GlobalAdam") -> dict:
+    raw = tiny_a2c(max_session=2, distributed=mode)
+    raw["agent"]["net"]["optim_spec"] = {"name": optim, "lr": 0.01}
+    return validate(raw)[0]
+
+
+def build(spec: dict) -> Agent:
+    clock = Clock(spec["env"]["max_frame"], 1)
+    return Agent(spec, VecEnv(spec["env"], clock, num_envs=1), clock)
+
+
+def one_step(spec: dict, shared: dict) -> None:
+    """A session process: attach to the global net and take one gradient step."""
+    torch.manual_seed(1)
+    algo = build(spec).algorithm
+    attach(algo, shared, spec["meta"]["distributed"])
+    out, value = algo.forward(torch.randn(8, 4))
+    algo.optimize(out.square().mean() + value.square().mean())
+
+
+def run_in_other_process(spec: dict, shared: dict) -> None:
+    proc = torch.multiprocessing.get_context("spawn").Process(target=one_step, args=(spec, shared))
+    proc.start()
+    proc.join(PROCESS_TIMEOUT_S)
+    assert proc.exitcode == 0
+
+
+@pytest.mark.parametrize(("mode", "optim"), [("shared", "GlobalAdam"), ("synced", "GlobalRMSprop")])
+def test_a_step_in_another_process_changes_the_global_net(mode: str, optim: str):
+    spec = a3c_spec(mode, optim)
+    algo = build(spec).algorithm
+    assert type(algo.optims[0]) is {"GlobalAdam": GlobalAdam, "GlobalRMSprop": GlobalRMSprop}[optim]
+    shared = share(algo)
+    before = [p.detach().clone() for p in shared["params"]["actor"]]
+    run_in_other_process(spec, shared)
+    after = shared["params"]["actor"]
+    assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
+    # the optimizer's moments are shared too: its step counter moved in this process's view
+    steps = {float(state["step"]) for state in shared["optim_states"][0]}
+    assert steps == {1.0}
+
+
+def test_hogwild_session_nets_are_views_of_the_global_weights():
+    spec = a3c_spec("shared")
+    shared = share(build(spec).algorithm)
+    algo = build(spec).algorithm
+    attach(algo, shared, "shared")
+    with torch.no_grad():
+        next(algo.nets["critic"].parameters()).add_(1.0)
+    torch.testing.assert_close(
+        shared["params"]["critic"][0], next(algo.nets["critic"].parameters())
+    )
+
+
+def test_distributed_refused_for_off_policy():
+    raw = tiny_dqn(distributed="shared")
+    with pytest.raises(SpecError, match="on-policy") as err:
+        check_distributed(validate(raw)[0])
+    assert err.value.path == "meta.distributed"
