@@ -81,3 +81,31 @@ def run_dirs(cwd: Path) -> list[Path]:
 @pytest.fixture
 def tiny_spec_file(tmp_path: Path) -> Path:
     return write_spec(tmp_path, {"tiny": tiny_ppo()})
+
+
+def tiny_a2c(max_frame: int = 2000, **meta) -> dict:
+    """An A2C (GAE) CartPole spec small enough for a CLI test."""
+    raw = tiny_ppo(max_frame, **meta)
+    raw["agent"]["name"] = "ActorCritic"
+    raw["agent"]["algorithm"] = {
+        "name": "ActorCritic",
+        "lam": 0.95,
+        "training_frequency": 16,
+        "entropy_coef_spec": {"name": "no_decay", "start_val": 0.01},
+    }
+    return raw
+
+
+def tiny_sac(max_frame: int = 1000, env: str = "Pendulum-v1", **meta) -> dict:
+    """A SAC spec small enough for a CLI test (continuous on Pendulum by default)."""
+    raw = tiny_ppo(max_frame, **meta)
+    raw["env"]["name"] = env
+    raw["agent"]["name"] = "SoftActorCritic"
+    raw["agent"]["algorithm"] = {
+        "name": "SoftActorCritic",
+        "training_start_step": 100,
+        "training_iter": 1,
+    }
+    raw["agent"]["memory"] = {"name": "Replay", "batch_size": 32, "max_size": 1000}
+    raw["agent"]["net"]["hid_layers_activation"] = "relu"
+    return raw

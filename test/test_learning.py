@@ -11,11 +11,16 @@ from slm_lab.spec import load_spec
 SOLVED = 195.0  # CartPole-v1's classic "solved" bar for a 100-episode mean
 
 
-def best_return(tmp_path: Path, family: str, name: str, frames: int, seed: int) -> float:
-    """The best 100-episode mean return of one seeded session of a shipped spec, shortened."""
+def best_return(
+    tmp_path: Path, family: str, name: str, frames: int, seed: int, shrink=None
+) -> float:
+    """The best 100-episode mean return of one seeded session of a shipped spec, shortened
+    (and made smaller by `shrink`, a function editing the spec)."""
     loaded = load_spec(f"slm_lab/spec/benchmark/{family}/{name}.json", name)
     spec = loaded.spec
     spec["env"]["max_frame"] = frames
+    if shrink is not None:
+        shrink(spec)
     spec["meta"].update(max_session=1, random_seed=seed)
     control.start(spec, loaded.file, "train", False, "WARNING", tmp_path)
     (run,) = tmp_path.iterdir()
@@ -36,3 +41,25 @@ DQN_BAR = 150.0
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_dqn_cartpole_learns(tmp_path: Path, seed: int):
     assert best_return(tmp_path, "dqn", "dqn_cartpole", 60_000, seed) >= DQN_BAR
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a2c_cartpole_learns(tmp_path: Path, seed: int):
+    assert best_return(tmp_path, "a2c", "a2c_gae_cartpole", 100_000, seed) >= SOLVED
+
+
+PENDULUM_BAR = -400.0
+
+
+def small_sac(spec: dict) -> None:
+    """sac_pendulum on one env with 64x64 nets: a gradient step per frame, four times cheaper."""
+    spec["env"]["num_envs"] = 1
+    spec["agent"]["net"].update(hid_layers=[64, 64], optim_spec={"name": "Adam", "lr": 1e-3})
+    spec["agent"]["memory"]["batch_size"] = 64
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_sac_pendulum_learns(tmp_path: Path, seed: int):
+    assert best_return(tmp_path, "sac", "sac_pendulum", 25_000, seed, small_sac) > PENDULUM_BAR

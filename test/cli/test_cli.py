@@ -144,14 +144,13 @@ def test_build_error_refused_before_folder(tmp_path: Path):
 
 def test_not_yet_available_class_refused(tmp_path: Path):
     spec = tiny_ppo()
-    spec["agent"]["algorithm"] = {"name": "SoftActorCritic"}
-    spec["agent"]["memory"] = {"name": "Replay"}
-    path = write_spec(tmp_path, {"sac": spec})
+    spec["agent"]["net"]["type"] = "ConvNet"
+    path = write_spec(tmp_path, {"conv": spec})
     assert_refused(
-        run_cli(str(path), "sac", "train", cwd=tmp_path),
+        run_cli(str(path), "conv", "train", cwd=tmp_path),
         tmp_path,
-        "algorithm 'SoftActorCritic' is not available",
-        "allowed: DQN, DoubleDQN, PPO, Random, SARSA, VanillaDQN",
+        "net type 'ConvNet' is not available",
+        "allowed: DuelingMLPNet, MLPNet, RecurrentNet, TorchArcNet",
     )
 
 

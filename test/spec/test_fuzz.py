@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from slm_lab.experiment.control import preflight
 from slm_lab.spec import SpecError
 from slm_lab.spec.validate import validate
-from test.conftest import tiny_dqn, tiny_ppo
+from test.conftest import tiny_a2c, tiny_dqn, tiny_ppo, tiny_sac
 
 LEAVES = st.one_of(
     st.sampled_from([0, -1, 1, 0.5, 10**12, "", "tanh", "Adam", True]),
@@ -32,6 +32,8 @@ def paths(node, prefix=()):
 
 SPEC_PATHS = sorted(paths(tiny_ppo()))
 DQN_PATHS = sorted(paths(tiny_dqn()))
+A2C_PATHS = sorted(paths(tiny_a2c()))
+SAC_PATHS = sorted(paths(tiny_sac()))
 
 
 def mutate(spec: dict, path: tuple, value) -> dict:
@@ -52,6 +54,18 @@ def test_mutated_specs_never_crash(path, value, extra):
 @given(path=st.sampled_from(DQN_PATHS), value=LEAVES, extra=st.booleans())
 def test_mutated_value_based_specs_never_crash(path, value, extra):
     check_mutation(tiny_dqn(), path, value, extra)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(A2C_PATHS), value=LEAVES, extra=st.booleans())
+def test_mutated_actor_critic_specs_never_crash(path, value, extra):
+    check_mutation(tiny_a2c(), path, value, extra)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(path=st.sampled_from(SAC_PATHS), value=LEAVES, extra=st.booleans())
+def test_mutated_soft_actor_critic_specs_never_crash(path, value, extra):
+    check_mutation(tiny_sac(), path, value, extra)
 
 
 def check_mutation(spec: dict, path: tuple, value, extra: bool) -> None:

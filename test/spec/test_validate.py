@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from slm_lab.spec import SpecError, load_spec
-from test.conftest import tiny_dqn, tiny_ppo, write_spec
+from test.conftest import tiny_dqn, tiny_ppo, tiny_sac, write_spec
 
 
 def refuse(tmp_path: Path, mutate) -> str:
@@ -229,8 +229,12 @@ def test_net_values_checked(tmp_path: Path, key, value, expect):
             "agent.algorithm.action_pdtype: 'Normal' does not fit action space Discrete(2)",
         ),
         (
-            lambda s: s["agent"]["algorithm"].update(normalize_v_targets=True),
-            "agent.algorithm.normalize_v_targets: normalize_v_targets is not available yet",
+            lambda s: s["agent"].update(algorithm={"name": "ActorCritic", "lam": None}),
+            "agent.algorithm.lam: ActorCritic needs lam (GAE) or num_step_returns",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(action_pdtype="Beta"),
+            "agent.algorithm.action_pdtype: 'Beta' does not fit action space Discrete(2)",
         ),
         (
             lambda s: s["agent"]["algorithm"].update(action_policy="epsilon_greedy"),
@@ -289,6 +293,31 @@ def test_one_optimizer_needs_optim_spec(tmp_path: Path):
 )
 def test_value_based_build_errors(mutate, expect):
     assert expect in build_error(tiny_dqn(), mutate)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expect"),
+    [
+        (
+            lambda s: s["agent"]["algorithm"].update(target_entropy="high"),
+            "agent.algorithm.target_entropy: target_entropy must be 'auto' or a number",
+        ),
+        (
+            lambda s: s["agent"]["algorithm"].update(action_pdtype="MultivariateNormal"),
+            "agent.algorithm.action_pdtype: SoftActorCritic acts with a tanh-squashed Normal",
+        ),
+        (
+            lambda s: s["meta"].update(distributed="shared"),
+            "meta.distributed: distributed training shares on-policy learners' nets",
+        ),
+        (
+            lambda s: s["agent"]["net"].update(type="RecurrentNet", seq_len=2),
+            "agent.net.type: RecurrentNet needs the env's observation window",
+        ),
+    ],
+)
+def test_soft_actor_critic_build_errors(mutate, expect):
+    assert expect in build_error(tiny_sac(), mutate)
 
 
 def test_dueling_net_is_for_q_learners():
