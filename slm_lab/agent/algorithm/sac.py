@@ -17,6 +17,8 @@ CrossQ drops the target nets: its critics use batch renormalisation and evaluate
 
 import copy
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -33,6 +35,19 @@ LOG_2 = math.log(2.0)
 # "auto" target entropy for discrete actions: this fraction of the uniform policy's entropy
 # (0.89, CleanRL's tuned value; the 0.98 of Christodoulou 2019 keeps policies near uniform)
 DISCRETE_ENTROPY_FRACTION = 0.89
+
+
+@contextmanager
+def frozen(params: list[torch.Tensor]) -> Iterator[None]:
+    """Forward passes inside build no gradient for these parameters (the actor's loss needs
+    dQ/da, not the critics' weight gradients: a third of their backward pass saved)."""
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)
 
 
 def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
@@ -212,13 +227,15 @@ class SoftActorCritic(Algorithm):
         if self.discrete:
             logp = out.log_softmax(-1)
             p = logp.exp()
-            x = self.inputs(obs)
-            q = torch.min(self.nets["q1"](x), self.nets["q2"](x)).detach()
+            with torch.no_grad():
+                x = self.inputs(obs)
+                q = torch.min(self.nets["q1"](x), self.nets["q2"](x))
             loss = (p * (self.alpha * logp - q)).sum(-1).mean()
             return loss, -(p * logp).sum(-1).detach()
         action, logp = self.squashed(out)
         x = self.q_in(obs, action)
-        q = torch.min(self.nets["q1"](x), self.nets["q2"](x)).squeeze(-1)
+        with frozen(self.params["q1"] + self.params["q2"]):
+            q = torch.min(self.nets["q1"](x), self.nets["q2"](x)).squeeze(-1)
         return (self.alpha * logp - q).mean(), -logp.detach()
 
     def alpha_loss(self, entropy: torch.Tensor) -> torch.Tensor:
