@@ -3,6 +3,8 @@
 Subclasses write their learning rule in `train` and their action choice in `act`.
 """
 
+import copy
+
 import numpy as np
 import torch
 from torch import nn
@@ -133,3 +135,33 @@ class Algorithm:
     @property
     def lr(self) -> float:
         return self.optims[0].param_groups[0]["lr"] if self.optims else float("nan")
+
+
+class TargetNets:
+    """Target copies of online nets (weights and normalisation statistics): moved towards them by
+    `polyak_coef` at every call (`update_type: polyak`), or replaced every `update_frequency`
+    frames (`replace`)."""
+
+    def __init__(self, net_spec: dict, online: list[nn.Module], clock) -> None:
+        self.polyak = net_spec["update_type"] == "polyak"
+        self.tau, self.frequency = net_spec["polyak_coef"], net_spec["update_frequency"]
+        self.clock = clock
+        self.next_replace = self.frequency
+        self.nets = [copy.deepcopy(net).requires_grad_(False) for net in online]
+        self.online = [t for net in online for t in state_tensors(net)]
+        self.params = [t for net in self.nets for t in state_tensors(net)]
+
+    @torch.no_grad()  # in place, outside autograd: the targets must stay graph-free leaves
+    def update(self) -> None:
+        if self.polyak:
+            torch._foreach_lerp_(self.params, self.online, self.tau)
+            return
+        frame = self.clock.frame
+        if frame >= self.next_replace:
+            torch._foreach_copy_(self.params, self.online)
+            self.next_replace = (frame // self.frequency + 1) * self.frequency
+
+
+def state_tensors(net: nn.Module) -> list[torch.Tensor]:
+    """Parameters and floating-point buffers (batch-norm statistics): what a target copies."""
+    return [*net.parameters(), *(b for b in net.buffers() if b.is_floating_point())]

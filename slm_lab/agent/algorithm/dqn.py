@@ -12,10 +12,9 @@ online net by `polyak_coef` after every training round. Prioritized replay weigh
 its importance-sampling weights and gets back |TD error| as new priorities.
 """
 
-import copy
-
 import torch
 
+from slm_lab.agent.algorithm.base import TargetNets
 from slm_lab.agent.algorithm.sarsa import QLearner
 from slm_lab.agent.net import net_util
 
@@ -67,26 +66,14 @@ class VanillaDQN(QLearner):
 class DQN(VanillaDQN):
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
-        ns = self.net_spec
-        self.polyak = ns["update_type"] == "polyak"
-        self.tau = ns["polyak_coef"]
-        self.update_frequency = ns["update_frequency"]
-        self.next_replace = self.update_frequency
-        self.target_net = copy.deepcopy(self.nets["net"]).requires_grad_(False)
-        self.online_params = list(self.nets["net"].parameters())
-        self.target_params = list(self.target_net.parameters())
+        self.targets = TargetNets(self.net_spec, [self.nets["net"]], clock)
+        self.target_net = self.targets.nets[0]
 
     def q_next(self, next_obs: torch.Tensor) -> torch.Tensor:
         return self.target_net(next_obs).amax(-1)
 
     def update_target(self) -> None:
-        if self.polyak:
-            torch._foreach_lerp_(self.target_params, self.online_params, self.tau)
-            return
-        frame = self.clock.frame
-        if frame >= self.next_replace:
-            self.target_net.load_state_dict(self.nets["net"].state_dict())
-            self.next_replace = (frame // self.update_frequency + 1) * self.update_frequency
+        self.targets.update()
 
 
 class DoubleDQN(DQN):

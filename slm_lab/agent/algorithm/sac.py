@@ -15,7 +15,6 @@ CrossQ drops the target nets: its critics use batch renormalisation and evaluate
 (s', a') in one joint forward pass, so both halves share the batch statistics.
 """
 
-import copy
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slm_lab.agent.algorithm.base import Algorithm
+from slm_lab.agent.algorithm.base import Algorithm, TargetNets
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.agent.net.batch_renorm import BatchRenorm1d
 from slm_lab.lib.distribution import Categorical, Normal
@@ -120,13 +119,9 @@ class SoftActorCritic(Algorithm):
                 self.schedulers.append(sched)
 
     def build_targets(self) -> None:
-        cs = self.critic_spec
-        self.polyak = cs["update_type"] == "polyak"
-        self.tau, self.update_frequency = cs["polyak_coef"], cs["update_frequency"]
-        self.next_replace = self.update_frequency
-        self.targets = [copy.deepcopy(self.nets[n]).requires_grad_(False) for n in ("q1", "q2")]
-        self.online_params = [p for n in ("q1", "q2") for p in self.nets[n].parameters()]
-        self.target_params = [p for t in self.targets for p in t.parameters()]
+        critics = [self.nets["q1"], self.nets["q2"]]
+        self.target_nets = TargetNets(self.critic_spec, critics, self.clock)
+        self.targets = self.target_nets.nets
 
     def build_temperature(self) -> None:
         s = self.spec
@@ -276,13 +271,7 @@ class SoftActorCritic(Algorithm):
         self.step_schedulers()
 
     def update_target(self) -> None:
-        if self.polyak:
-            torch._foreach_lerp_(self.target_params, self.online_params, self.tau)
-            return
-        frame = self.clock.frame
-        if frame >= self.next_replace:
-            torch._foreach_copy_(self.target_params, self.online_params)
-            self.next_replace = (frame // self.update_frequency + 1) * self.update_frequency
+        self.target_nets.update()
 
     def record(self, loss: torch.Tensor) -> None:
         self.loss_sum = self.loss_sum + loss.detach()

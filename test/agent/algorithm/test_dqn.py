@@ -7,9 +7,9 @@ import torch
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm import policy
 from slm_lab.agent.algorithm.sarsa import NO_ACTION, transitions
-from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.distribution import Categorical
-from slm_lab.spec.validate import validate
+from test.conftest import make_agent as make
 
 
 def q_spec(algo: str = "DQN", memory: str = "Replay", num_envs: int = 1, **algo_kw) -> dict:
@@ -43,13 +43,6 @@ def q_spec(algo: str = "DQN", memory: str = "Replay", num_envs: int = 1, **algo_
         "env": {"name": "CartPole-v1", "num_envs": num_envs, "max_frame": 1000},
         "meta": {"max_session": 1, "log_frequency": 100},
     }
-
-
-def make(raw: dict) -> tuple[Agent, VecEnv]:
-    spec, _ = validate(raw)
-    clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
-    env = VecEnv(spec["env"], clock)
-    return Agent(spec, env, clock), env
 
 
 def set_linear(net: torch.nn.Module, weight: list[list[float]], bias: list[float]) -> None:
@@ -142,6 +135,7 @@ def test_polyak_moves_the_target_by_tau():
     drive(agent, env, 1)
     after = a.target_net.heads[0].weight
     torch.testing.assert_close(after, 0.75 * before + 0.25 * a.nets["net"].heads[0].weight)
+    assert after.is_leaf and after.grad_fn is None  # no autograd history grows in the target
 
 
 def test_exploration_follows_the_schedule_and_is_off_in_eval():
