@@ -109,3 +109,15 @@ def tiny_sac(max_frame: int = 1000, env: str = "Pendulum-v1", **meta) -> dict:
     raw["agent"]["memory"] = {"name": "Replay", "batch_size": 32, "max_size": 1000}
     raw["agent"]["net"]["hid_layers_activation"] = "relu"
     return raw
+
+
+def make_agent(raw: dict):
+    """A validated raw spec's agent and its vector env, as a session builds them."""
+    from slm_lab.agent import Agent
+    from slm_lab.env.vec_env import Clock, VecEnv
+    from slm_lab.spec.validate import validate
+
+    spec, _ = validate(raw)
+    clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
+    env = VecEnv(spec["env"], clock)
+    return Agent(spec, env, clock), env

@@ -8,19 +8,12 @@ import torch
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.sil import EpisodeReplay
 from slm_lab.agent.net.base import WithLogStd
-from slm_lab.env.vec_env import Clock, VecEnv
-from slm_lab.spec.validate import validate
+from slm_lab.env.vec_env import VecEnv
+from test.conftest import make_agent as make
 from test.conftest import tiny_a2c, tiny_ppo
 from test.env.test_vec_env import COUNTER
 
 GAMMA = 0.9
-
-
-def make(raw: dict) -> tuple[Agent, VecEnv]:
-    spec, _ = validate(raw)
-    clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
-    env = VecEnv(spec["env"], clock)
-    return Agent(spec, env, clock), env
 
 
 def a2c_spec(env_name: str = "CartPole-v1", max_t=None, **algo) -> dict:

@@ -10,20 +10,13 @@ import torch
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.sac import tanh_log_det
 from slm_lab.agent.net.batch_renorm import BatchRenorm1d
-from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.env.vec_env import VecEnv
 from slm_lab.spec.errors import SpecError
-from slm_lab.spec.validate import validate
+from test.conftest import make_agent as make
 from test.conftest import tiny_sac
 
 FD_STEP = 1e-3  # central differences: truncation error ~1e-6, round-off ~1e-6 at |u| = 9
 BATCH = 8
-
-
-def make(raw: dict) -> tuple[Agent, VecEnv]:
-    spec, _ = validate(raw)
-    clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
-    env = VecEnv(spec["env"], clock)
-    return Agent(spec, env, clock), env
 
 
 def collect(agent: Agent, env: VecEnv, steps: int) -> None:
