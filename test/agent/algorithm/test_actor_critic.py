@@ -139,3 +139,17 @@ def test_sil_replay_keeps_unfinished_episodes_pending():
     # written at slots 2, 3, 0, 1
     assert replay.ret.tolist() == pytest.approx([1.9, 1.0, 1 + 0.9 + 0.81 + 0.729, 1 + 0.9 + 0.81])
     assert replay.sample(torch.device("cpu"))["obs"].shape == (2, 4)
+
+
+def test_a2c_gae_on_whole_episodes():
+    raw = a2c_spec(COUNTER, max_t=3, gamma=GAMMA, lam=0.8, training_frequency=2)
+    raw["env"]["num_envs"] = 1
+    raw["agent"]["memory"] = {"name": "OnPolicyReplay"}
+    agent, env = make(raw)
+    algo = agent.algorithm
+    algo.value = lambda x: x[:, 0].float()
+    algo.policy = lambda x: torch.zeros(len(x), 2)
+    data = algo.targets(fill(agent, env, 6))  # two truncated episodes of three steps
+    # V: 0, 1, 2 | next V: 1, 2, V(final) = 3 | decay 0.72
+    one = [1.9 + 0.72 * (1.8 + 0.72 * 1.7), 1.8 + 0.72 * 1.7, 1.7]
+    assert data["adv"].tolist() == pytest.approx(one * 2)
