@@ -6,6 +6,7 @@ One rollout of `time_horizon` vector steps arrives as a batch; then, as in the p
 3. log-probs of the taken actions under the policy that collected them;
 4. `training_epoch` passes over shuffled minibatches minimising
    -min(r A, clip(r, 1 - eps, 1 + eps) A) - c_H H + c_V L(V, R), with r = pi / pi_old.
+Steps 1-3 are A2C's (actor_critic.py): any action distribution, `normalize_v_targets` included.
 """
 
 import torch
