@@ -77,17 +77,23 @@ class Algorithm:
     def build_optims(self, groups: dict[str | None, list[nn.Parameter]]) -> None:
         """One optimizer (and LR scheduler) per role; role None reads the plain optim_spec."""
         for role, params in groups.items():
-            key = net_util.role_name(self.net_spec, "optim_spec", role)
-            optim = net_util.make_optim(self.net_spec[key], params, f"agent.net.{key}")
-            self.optims.append(optim)
-            key = net_util.role_name(self.net_spec, "lr_scheduler_spec", role)
-            sched_spec = self.net_spec.get(key)
-            scheduler = net_util.make_lr_scheduler(
-                sched_spec, optim, self.clock, f"agent.net.{key}"
-            )
-            if scheduler is not None:
-                self.schedulers.append(scheduler)
+            self.add_optim(self.net_spec, role, params)
         self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
+
+    def add_optim(
+        self, net_spec: dict, role: str | None, params, path: str = "agent.net"
+    ) -> torch.optim.Optimizer:
+        """The optimizer of `role` in `net_spec` (and its LR scheduler, if any)."""
+        key = net_util.role_name(net_spec, "optim_spec", role)
+        optim = net_util.make_optim(net_spec[key], params, f"{path}.{key}")
+        self.optims.append(optim)
+        key = net_util.role_name(net_spec, "lr_scheduler_spec", role)
+        scheduler = net_util.make_lr_scheduler(
+            net_spec.get(key), optim, self.clock, f"{path}.{key}"
+        )
+        if scheduler is not None:
+            self.schedulers.append(scheduler)
+        return optim
 
     def optimize(
         self,

@@ -68,16 +68,16 @@ class SoftActorCritic(Algorithm):
         self.gamma, self.iters, self.delay = s["gamma"], s["training_iter"], s["policy_delay"]
         self.critic_spec = agent_spec.get("critic_net") or self.net_spec
         self.loss_fn = net_util.make_loss(
-            self.critic_spec["loss_spec"], self.critic_path("loss_spec")
+            self.critic_spec["loss_spec"], f"{self.critic_path}.loss_spec"
         )
         self.updates = 0
         self.loss_sum, self.loss_count = torch.zeros(()), 0
         self.build_nets()
         self.build_temperature()
 
-    def critic_path(self, key: str) -> str:
-        base = "agent.critic_net" if self.critic_spec is not self.net_spec else "agent.net"
-        return f"{base}.{key}"
+    @property
+    def critic_path(self) -> str:
+        return "agent.critic_net" if self.critic_spec is not self.net_spec else "agent.net"
 
     @property
     def q_shape(self) -> tuple[tuple[int, ...], int]:
@@ -99,24 +99,11 @@ class SoftActorCritic(Algorithm):
         self.place_nets()
         self.build_targets()
         self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
-        actor_key = net_util.role_name(ns, "optim_spec", "actor")
-        critic_key = net_util.role_name(self.critic_spec, "optim_spec", "critic")
-        self.actor_optim = net_util.make_optim(
-            ns[actor_key], self.params["actor"], f"agent.net.{actor_key}"
-        )
+        self.actor_optim = self.add_optim(ns, "actor", self.params["actor"])
         critic_params = self.params["q1"] + self.params["q2"]
-        self.critic_optim = net_util.make_optim(
-            self.critic_spec[critic_key], critic_params, self.critic_path(critic_key)
+        self.critic_optim = self.add_optim(
+            self.critic_spec, "critic", critic_params, self.critic_path
         )
-        self.optims = [self.actor_optim, self.critic_optim]
-        for optim, spec, role in (
-            (self.actor_optim, ns, "actor"),
-            (self.critic_optim, self.critic_spec, "critic"),
-        ):
-            key = net_util.role_name(spec, "lr_scheduler_spec", role)
-            sched = net_util.make_lr_scheduler(spec.get(key), optim, self.clock, f"agent.net.{key}")
-            if sched is not None:
-                self.schedulers.append(sched)
 
     def build_targets(self) -> None:
         critics = [self.nets["q1"], self.nets["q2"]]
@@ -127,22 +114,23 @@ class SoftActorCritic(Algorithm):
         s = self.spec
         fixed = s["fixed_alpha"]
         self.log_alpha = torch.zeros((), device=self.device, requires_grad=fixed is None)
-        if fixed is not None:
-            self.log_alpha.data.fill_(math.log(max(fixed, np.finfo(np.float32).tiny)))
-        self.alpha_optim = (
-            torch.optim.Adam([self.log_alpha], lr=s["alpha_lr"]) if fixed is None else None
-        )
-        self.target_entropy = (
-            self.auto_entropy() if s["target_entropy"] == "auto" else s["target_entropy"]
-        )
-        if not isinstance(self.target_entropy, int | float) or isinstance(
-            self.target_entropy, bool
-        ):
+        self.alpha_optim = None
+        if fixed is None:
+            self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=s["alpha_lr"])
+        else:
+            self.log_alpha.fill_(math.log(max(fixed, np.finfo(np.float32).tiny)))
+        self.target_entropy = self.entropy_target(s["target_entropy"])
+        self.entropy = float("nan")
+
+    def entropy_target(self, value: object) -> float:
+        if value == "auto":
+            return self.auto_entropy()
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise SpecError(
-                f"target_entropy must be 'auto' or a number, got {s['target_entropy']!r}",
+                f"target_entropy must be 'auto' or a number, got {value!r}",
                 "agent.algorithm.target_entropy",
             )
-        self.entropy = float("nan")
+        return float(value)
 
     def auto_entropy(self) -> float:
         if self.discrete:
