@@ -69,7 +69,7 @@ class GumbelSoftmax(Categorical):
         return F.gumbel_softmax(logits, tau=tau, hard=True)
 
 
-class Box:
+class Continuous:
     """Continuous actions learnt in [-1, 1] per dimension, rescaled to the env's bounds."""
 
     continuous = True
@@ -92,7 +92,7 @@ class Box:
         return self.rescale(np.clip(actions, -1.0, 1.0)).reshape(-1, *self.shape)
 
 
-class Normal(Box):
+class Normal(Continuous):
     """Diagonal Gaussian: the net gives the mean and log std of each dimension (a state-independent
     log std, `log_std_init`, is appended to the outputs by the net)."""
 
@@ -122,7 +122,7 @@ class Normal(Box):
         return (0.5 + 0.5 * LOG_2PI + log_std).sum(-1)
 
 
-class Beta(Box):
+class Beta(Continuous):
     """Beta(a, b) per dimension on [0, 1] (Chou et al. 2017), a, b = 1 + softplus(outputs) so the
     density is unimodal; actions map linearly onto the env's bounds."""
 
@@ -171,7 +171,7 @@ class Beta(Box):
         return self.rescale(2.0 * actions - 1.0).reshape(-1, *self.shape)
 
 
-class MultivariateNormal(Box):
+class MultivariateNormal(Continuous):
     """A Gaussian with full covariance: the net gives the mean and a lower-triangular Cholesky
     factor (softplus on its diagonal), so actions may correlate across dimensions."""
 
