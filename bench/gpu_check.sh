@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# GPU check: PPO CartPole-v1 (200k frames) and DQN CartPole-v1 (50k frames) frames/s with their
-# nets on CUDA, and on this machine's CPU for comparison (about two minutes in all). SAC Pendulum
-# and PPO Pong join when those algorithms and envs land. Results go to $OUT (or bench/results) with the card's name.
+# GPU check: PPO CartPole-v1 (200k frames), DQN CartPole-v1 (50k frames) and SAC Pendulum-v1 (10k
+# frames, 256x256 nets) frames/s with their nets on CUDA, and on this machine's CPU for comparison
+# (about four minutes in all). PPO Pong joins when the Atari envs land. Results go to $OUT (or bench/results) with the card's name.
 #
 # A machine without the lab's dependencies but with torch (such as the lent GPU machines) takes
 # wheels carried in .whl/: see docs/BENCHMARKS.md for the list and the download command.
@@ -25,5 +25,7 @@ mkdir -p "$out"
     echo "ppo_cartpole ($device nets, 4 envs, 200k frames): $fps frames/s"
     fps=$(timeout 300 "$py" bench/speed_dqn.py --frames 50000 --one ours default --device "$device" | tail -n 1)
     echo "dqn_cartpole ($device nets, 1 env, 50k frames): $fps frames/s"
+    fps=$(timeout 300 "$py" bench/speed_sac.py --frames 10000 --one ours default --device "$device" | tail -n 1)
+    echo "sac_pendulum ($device nets, 1 env, 10k frames): $fps frames/s"
   done
 } 2>&1 | tee "$out/gpu_check.txt"
