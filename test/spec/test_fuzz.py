@@ -1,5 +1,6 @@
 """Random mutations of a valid spec are accepted or refused with SpecError, never a crash."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,10 +31,8 @@ def paths(node, prefix=()):
             yield from paths(value, (*prefix, key))
 
 
+FAMILIES = {"ppo": tiny_ppo, "dqn": tiny_dqn, "a2c": tiny_a2c, "sac": tiny_sac}
 SPEC_PATHS = sorted(paths(tiny_ppo()))
-DQN_PATHS = sorted(paths(tiny_dqn()))
-A2C_PATHS = sorted(paths(tiny_a2c()))
-SAC_PATHS = sorted(paths(tiny_sac()))
 
 
 def mutate(spec: dict, path: tuple, value) -> dict:
@@ -44,28 +43,13 @@ def mutate(spec: dict, path: tuple, value) -> dict:
     return spec
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(SPEC_PATHS), value=LEAVES, extra=st.booleans())
-def test_mutated_specs_never_crash(path, value, extra):
-    check_mutation(tiny_ppo(), path, value, extra)
-
-
+@pytest.mark.parametrize("family", FAMILIES)
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(DQN_PATHS), value=LEAVES, extra=st.booleans())
-def test_mutated_value_based_specs_never_crash(path, value, extra):
-    check_mutation(tiny_dqn(), path, value, extra)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(A2C_PATHS), value=LEAVES, extra=st.booleans())
-def test_mutated_actor_critic_specs_never_crash(path, value, extra):
-    check_mutation(tiny_a2c(), path, value, extra)
-
-
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(path=st.sampled_from(SAC_PATHS), value=LEAVES, extra=st.booleans())
-def test_mutated_soft_actor_critic_specs_never_crash(path, value, extra):
-    check_mutation(tiny_sac(), path, value, extra)
+@given(data=st.data(), value=LEAVES, extra=st.booleans())
+def test_mutated_specs_never_crash(family, data, value, extra):
+    build = FAMILIES[family]
+    path = data.draw(st.sampled_from(sorted(paths(build()))))
+    check_mutation(build(), path, value, extra)
 
 
 def check_mutation(spec: dict, path: tuple, value, extra: bool) -> None:
