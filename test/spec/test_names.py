@@ -7,11 +7,13 @@ import torch
 from slm_lab.agent.algorithm import ALGORITHMS
 from slm_lab.agent.memory import MEMORIES
 from slm_lab.agent.net import NETS
+from slm_lab.agent.net.global_optim import GLOBAL_OPTIMIZERS
 from slm_lab.spec import names
 
 
 def test_registries_are_subsets_of_the_tables():
-    assert set(ALGORITHMS) <= set(names.ALGORITHMS)
+    assert set(ALGORITHMS) == set(names.ALGORITHMS)  # every algorithm of the spec format runs
+    assert set(GLOBAL_OPTIMIZERS) == set(names.LAB_OPTIMIZERS)
     assert set(NETS) <= set(names.NETS)
     assert set(MEMORIES) <= set(names.MEMORIES)
 
