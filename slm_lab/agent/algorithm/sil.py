@@ -7,11 +7,11 @@ times) trains on the returns that beat the critic's estimate:
 The replay holds `memory.max_size` steps and samples `memory.batch_size` of them uniformly.
 """
 
-import numpy as np
 import torch
 
 from slm_lab.agent.algorithm.actor_critic import ActorCritic, numpy, rollout
 from slm_lab.agent.algorithm.ppo import PPO
+from slm_lab.agent.memory.base import action_dtype, action_shape, obs_dtype
 from slm_lab.agent.memory.onpolicy import torch_dtype
 from slm_lab.lib.math_util import discounted_returns
 
@@ -22,13 +22,14 @@ SIL_MAX_SIZE = 10_000  # replay capacity in steps when the memory spec gives non
 class EpisodeReplay:
     """A ring of (obs, action, return) from finished episodes; unfinished ones wait per env."""
 
-    def __init__(self, memory_spec: dict, obs_space, action_shape, action_dtype, gamma) -> None:
+    def __init__(self, memory_spec: dict, obs_space, action_space, gamma: float) -> None:
         self.batch_size = memory_spec.get("batch_size") or SIL_BATCH_SIZE
         self.size = memory_spec.get("max_size") or SIL_MAX_SIZE
         self.gamma = gamma
-        obs_dtype = torch.uint8 if obs_space.dtype == np.uint8 else torch.float32
-        self.obs = torch.zeros((self.size, *obs_space.shape), dtype=obs_dtype)
-        self.action = torch.zeros((self.size, *action_shape), dtype=action_dtype)
+        shape, dtype = (self.size, *obs_space.shape), torch_dtype(obs_dtype(obs_space))
+        self.obs = torch.zeros(shape, dtype=dtype)
+        shape = (self.size, *action_shape(action_space))
+        self.action = torch.zeros(shape, dtype=torch_dtype(action_dtype(action_space)))
         self.ret = torch.zeros(self.size)
         self.head, self.count = 0, 0
         self.pending: dict[int, dict[str, torch.Tensor]] = {}
@@ -70,15 +71,9 @@ class SelfImitation:
     """Adds the self-imitation updates after the on-policy update of an actor-critic."""
 
     def init_sil(self, agent_spec: dict) -> None:
-        layout_space = self.env.action_space
-        action_shape = tuple(layout_space.shape or ())
-        discrete = not action_shape and np.issubdtype(layout_space.dtype, np.integer)
+        env = self.env
         self.sil = EpisodeReplay(
-            agent_spec["memory"],
-            self.env.observation_space,
-            action_shape,
-            torch_dtype(np.dtype(np.int64) if discrete else np.dtype(np.float32)),
-            self.gamma,
+            agent_spec["memory"], env.observation_space, env.action_space, self.gamma
         )
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:

@@ -26,20 +26,36 @@ class Layout:
 
     @property
     def discrete(self) -> bool:
-        return not self.action_space.shape and np.issubdtype(self.action_space.dtype, np.integer)
+        return is_discrete(self.action_space)
 
     @property
     def action_shape(self) -> tuple[int, ...]:
-        return tuple(self.action_space.shape or ())
+        return action_shape(self.action_space)
 
     @property
     def obs_dtype(self) -> np.dtype:
-        """Images stay uint8 in memory; everything else is float32."""
-        return np.dtype(np.uint8) if self.obs_space.dtype == np.uint8 else np.dtype(np.float32)
+        return obs_dtype(self.obs_space)
 
     @property
     def action_dtype(self) -> np.dtype:
-        return np.dtype(np.int64) if self.discrete else np.dtype(np.float32)
+        return action_dtype(self.action_space)
+
+
+def is_discrete(space: gym.Space) -> bool:
+    return not space.shape and np.issubdtype(space.dtype, np.integer)
+
+
+def action_shape(space: gym.Space) -> tuple[int, ...]:
+    return tuple(space.shape or ())
+
+
+def obs_dtype(space: gym.Space) -> np.dtype:
+    """Images stay uint8 in memory; everything else is float32."""
+    return np.dtype(np.uint8) if space.dtype == np.uint8 else np.dtype(np.float32)
+
+
+def action_dtype(space: gym.Space) -> np.dtype:
+    return np.dtype(np.int64) if is_discrete(space) else np.dtype(np.float32)
 
 
 def check_fits(need: int, what: str, path: str) -> None:

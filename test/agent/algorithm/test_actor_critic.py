@@ -123,7 +123,7 @@ def test_ppo_continuous_with_state_independent_log_std():
 
 def test_sil_replay_keeps_unfinished_episodes_pending():
     space = gym.spaces.Box(-1.0, 1.0, (4,))
-    replay = EpisodeReplay({"batch_size": 2, "max_size": 4}, space, (), torch.int64, GAMMA)
+    replay = EpisodeReplay({"batch_size": 2, "max_size": 4}, space, gym.spaces.Discrete(2), GAMMA)
     steps = {
         "obs": torch.arange(6.0).view(3, 2, 1).expand(3, 2, 4),
         "action": torch.zeros(3, 2, dtype=torch.int64),
