@@ -142,15 +142,15 @@ def test_build_error_refused_before_folder(tmp_path: Path):
     )
 
 
-def test_not_yet_available_class_refused(tmp_path: Path):
+def test_conv_net_on_vector_observations_refused(tmp_path: Path):
     spec = tiny_ppo()
     spec["agent"]["net"]["type"] = "ConvNet"
     path = write_spec(tmp_path, {"conv": spec})
     assert_refused(
         run_cli(str(path), "conv", "train", cwd=tmp_path),
         tmp_path,
-        "net type 'ConvNet' is not available",
-        "allowed: DuelingMLPNet, MLPNet, RecurrentNet, TorchArcNet",
+        "agent.net.type: ConvNet takes image observations",
+        "(4,): use MLPNet",
     )
 
 

@@ -1,5 +1,6 @@
 """Nets, found by the `type` written in the spec."""
 
+from slm_lab.agent.net.conv import ConvNet, DuelingConvNet
 from slm_lab.agent.net.mlp import DuelingMLPNet, MLPNet
 from slm_lab.agent.net.recurrent import RecurrentNet
 from slm_lab.agent.net.torcharc_net import TorchArcNet
@@ -8,6 +9,8 @@ from slm_lab.lib.registry import lookup
 NETS = {
     "MLPNet": MLPNet,
     "DuelingMLPNet": DuelingMLPNet,
+    "ConvNet": ConvNet,
+    "DuelingConvNet": DuelingConvNet,
     "RecurrentNet": RecurrentNet,
     "TorchArcNet": TorchArcNet,
 }

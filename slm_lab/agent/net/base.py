@@ -4,6 +4,7 @@ import torch
 from torch import nn
 
 from slm_lab.agent.net import net_util
+from slm_lab.spec.errors import SpecError
 
 
 class HeadNet(nn.Module):
@@ -36,6 +37,23 @@ class HeadNet(nn.Module):
             head, act = self.outputs[0]
             return act(head(x))
         return [act(head(x)) for head, act in self.outputs]
+
+
+class Dueling:
+    """Mixin for a HeadNet (Wang et al. 2016): one body, a state value V and advantages A,
+    combined as Q = V + A - mean(A)."""
+
+    def __init__(self, net_spec: dict, in_shape, out_dims, head_stds, role=None) -> None:
+        if len(out_dims) != 1:
+            raise SpecError(
+                f"{type(self).__name__} outputs Q-values: use it with SARSA or the DQN family",
+                "agent.net.type",
+            )
+        super().__init__(net_spec, in_shape, [1, *out_dims], [*head_stds, *head_stds], role)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        value, adv = super().forward(x)
+        return value + adv - adv.mean(-1, keepdim=True)
 
 
 def leaves(module: nn.Module) -> list[nn.Module]:

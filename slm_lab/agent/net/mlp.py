@@ -1,11 +1,9 @@
 """MLPNet: a fully connected body with one output head per requested dimension."""
 
-import torch
 from torch import nn
 
 from slm_lab.agent.net import net_util
-from slm_lab.agent.net.base import HeadNet
-from slm_lab.spec.errors import SpecError
+from slm_lab.agent.net.base import Dueling, HeadNet
 
 
 class MLPNet(HeadNet):
@@ -29,25 +27,5 @@ class MLPNet(HeadNet):
         super().__init__(body, body_dim, net_spec, out_dims, head_stds)
 
 
-class DuelingMLPNet(MLPNet):
-    """Dueling Q-net (Wang et al. 2016): one body, a state value V and advantages A,
-    combined as Q = V + A - mean(A)."""
-
-    def __init__(
-        self,
-        net_spec: dict,
-        in_shape: tuple[int, ...],
-        out_dims,
-        head_stds,
-        role: str | None = None,
-    ) -> None:
-        if len(out_dims) != 1:
-            raise SpecError(
-                "DuelingMLPNet outputs Q-values: use it with SARSA or the DQN family",
-                "agent.net.type",
-            )
-        super().__init__(net_spec, in_shape, [1, *out_dims], [*head_stds, *head_stds], role)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        value, adv = super().forward(x)
-        return value + adv - adv.mean(-1, keepdim=True)
+class DuelingMLPNet(Dueling, MLPNet):
+    """MLP body, Q = V + A - mean(A)."""
