@@ -12,11 +12,16 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
+from slm_lab.env import atari
+from slm_lab.env.atari import LifeLoss
+from slm_lab.env.normalize import ObsNorm, RewardNorm
 from slm_lab.env.registry import check_env_id
 from slm_lab.spec import schema
 
 SAME_STEP = AutoresetMode.SAME_STEP
 RETURN_WINDOW = 100  # episodes averaged into total_reward
+DEFAULT_GAMMA = 0.99  # discount of the reward normaliser's returns when the agent has none
+DEFAULT_CLIP = 10.0  # normalised observations and rewards are clipped to +-this
 # env keys the lab reads itself; everything else goes to gymnasium.make
 LAB_KEYS = (*schema.ENV_FIELDS, *schema.ENV_LAB_KEYS)
 
@@ -87,12 +92,21 @@ def obs_window(spec: dict) -> int | None:
 
 
 def vectorization_mode(env_spec: dict) -> str:
-    """Sync unless the spec says otherwise: classic control steps far faster than a process hop."""
+    """`native` for Atari (ale-py's C++ threads); else the spec's choice, sync by default:
+    measured on a 2-core machine, a process hop costs more than a classic, Box2D or MuJoCo step
+    (docs/BENCHMARKS.md, vectorization)."""
+    if schema.is_atari(env_spec["name"]):
+        return "native"
     return env_spec.get("vectorization_mode") or "sync"
 
 
 class VecEnv:
-    """A gymnasium vector env that keeps the frame clock and the returns of finished episodes."""
+    """A gymnasium vector env that keeps the frame clock and the returns of finished episodes.
+
+    `step` returns what the learner sees (normalised observations; rewards normalised or
+    clipped; `terminated` also on an Atari life loss with `life_loss_info`), while the tracker
+    scores raw rewards over whole games.
+    """
 
     def __init__(
         self,
@@ -101,24 +115,47 @@ class VecEnv:
         num_envs: int | None = None,
         render: bool = False,
         window: int | None = None,
+        gamma: float = DEFAULT_GAMMA,
+        obs_norm: ObsNorm | None = None,
     ) -> None:
         """`window` makes each observation the env's last `window` ones, oldest first,
-        zero-padded at episode start."""
+        zero-padded at episode start. `obs_norm` shares a training env's observation statistics
+        with an evaluation env, which then only reads them."""
         self.name = env_spec["name"]
         self.window = window
         self.num_envs = num_envs or env_spec["num_envs"]
         self.clock = clock
-        kwargs = gym_kwargs(env_spec)
-        fns = [self._maker(kwargs, render and i == 0) for i in range(self.num_envs)]
-        if vectorization_mode(env_spec) == "async":
-            # spawn, not fork: forking a process that holds torch threads can deadlock
-            self.env = gym.vector.AsyncVectorEnv(fns, autoreset_mode=SAME_STEP, context="spawn")
-        else:
-            self.env = gym.vector.SyncVectorEnv(fns, autoreset_mode=SAME_STEP)
+        self.mode = vectorization_mode(env_spec)
+        self.env = self._build(env_spec, render)
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
         self.tracker = ReturnTracker(self.num_envs)
-        self.frame_stack = 1  # frames stacked along axis 0 of an observation (none yet)
+        native = self.mode == "native"
+        # frames stacked along axis 0 of an observation (the replay stores each frame once)
+        self.frame_stack = env_spec["frame_stack"] if native else 1
+        self.life_loss = LifeLoss(self.num_envs) if native and env_spec["life_loss_info"] else None
+        self.clip_reward = env_spec.get("clip_reward")
+        self.learns_stats = obs_norm is None
+        self.obs_norm = obs_norm or self._obs_norm(env_spec)
+        self.reward_norm = (
+            RewardNorm(self.num_envs, gamma, self.clip_reward or DEFAULT_CLIP)
+            if env_spec.get("normalize_reward") and self.learns_stats
+            else None
+        )
+
+    def _build(self, env_spec: dict, render: bool) -> gym.vector.VectorEnv:
+        if self.mode == "native":
+            return atari.make(env_spec, self.num_envs)
+        fns = [self._maker(gym_kwargs(env_spec), render and i == 0) for i in range(self.num_envs)]
+        if self.mode == "async":
+            # spawn, not fork: forking a process that holds torch threads can deadlock
+            return gym.vector.AsyncVectorEnv(fns, autoreset_mode=SAME_STEP, context="spawn")
+        return gym.vector.SyncVectorEnv(fns, autoreset_mode=SAME_STEP)
+
+    def _obs_norm(self, env_spec: dict) -> ObsNorm | None:
+        if not env_spec.get("normalize_obs"):
+            return None
+        return ObsNorm(self.observation_space.shape, env_spec.get("clip_obs") or DEFAULT_CLIP)
 
     def _maker(self, kwargs: dict, render: bool):
         name = self.name
@@ -144,9 +181,11 @@ class VecEnv:
         return self.env.action_space
 
     def reset(self, seed: int | None = None) -> np.ndarray:
-        obs, _ = self.env.reset(seed=seed)
+        obs, info = self.env.reset(seed=seed)
         self.env.action_space.seed(seed)
-        return obs
+        if self.life_loss is not None:
+            self.life_loss.reset(info)
+        return self.observe(obs)
 
     def step(self, action: np.ndarray):
         """obs to act on next, reward, terminated, truncated, and each step's real next obs."""
@@ -154,12 +193,58 @@ class VecEnv:
         done = terminated | truncated
         self.clock.tick()
         ended = self.tracker.add(reward, done)
-        next_obs = obs
-        if ended:
-            next_obs = obs.copy()
-            idx = np.flatnonzero(info["_final_obs"])
-            next_obs[idx] = np.stack(info["final_obs"][idx])
+        next_obs = self.final_obs(obs, info, done) if ended else obs
+        if self.life_loss is not None:
+            terminated = terminated | self.life_loss.step(info, done)
+        reward = self.learning_reward(reward, done)
+        if self.obs_norm is None:
+            return obs, reward, terminated, truncated, next_obs
+        obs = self.observe(obs)
+        next_obs = obs if next_obs is None else self.obs_norm(next_obs)
         return obs, reward, terminated, truncated, next_obs
+
+    def final_obs(self, obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndarray | None:
+        """The real next observations (the finished episodes' last ones); None under obs
+        normalisation when no episode ended, meaning: the same as obs."""
+        next_obs = obs.copy()
+        idx = np.flatnonzero(done)
+        final = info["final_obs"]  # ale-py: a dense array; gymnasium: an object array
+        next_obs[idx] = final[idx] if self.mode == "native" else np.stack(final[idx])
+        return next_obs
+
+    def observe(self, obs: np.ndarray) -> np.ndarray:
+        """Raw observations -> the learner's (normalised, the statistics updated in training)."""
+        if self.obs_norm is None:
+            return obs
+        if self.learns_stats:
+            self.obs_norm.update(obs)
+        return self.obs_norm(obs)
+
+    def learning_reward(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        if self.reward_norm is not None:
+            return self.reward_norm(reward, done)
+        if self.clip_reward is not None:
+            return np.clip(reward, -self.clip_reward, self.clip_reward).astype(np.float32)
+        return reward
+
+    def normalisers(self) -> dict:
+        """The normalisers whose statistics this env learns (an eval env only reads them)."""
+        owned = {
+            "obs_norm": self.obs_norm if self.learns_stats else None,
+            "reward_norm": self.reward_norm,
+        }
+        return {key: norm for key, norm in owned.items() if norm is not None}
+
+    def state_dict(self) -> dict:
+        """The normalisers' statistics (part of a session's checkpoint)."""
+        return {key: norm.state_dict() for key, norm in self.normalisers().items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        norms = self.normalisers()
+        if set(state) != set(norms):
+            raise ValueError(f"saved env state has {sorted(state)}, this env has {sorted(norms)}")
+        for key, norm in norms.items():
+            norm.load_state_dict(state[key])
 
     def close(self) -> None:
         self.env.close()

@@ -17,7 +17,7 @@ from loguru import logger
 
 from slm_lab.agent import Agent
 from slm_lab.agent.distributed import attach, check_distributed, share
-from slm_lab.env.vec_env import Clock, ReturnTracker, VecEnv, obs_window
+from slm_lab.env.vec_env import DEFAULT_GAMMA, Clock, ReturnTracker, VecEnv, obs_window
 from slm_lab.experiment import SessionsFailed, analysis
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.progress import Progress
@@ -125,11 +125,17 @@ class Session:
         env_spec, meta = spec["env"], spec["meta"]
         self.clock = Clock(env_spec["max_frame"], env_spec["num_envs"])
         window = obs_window(spec)
-        self.env = VecEnv(env_spec, self.clock, render=ctx.render, window=window)
+        gamma = spec["agent"]["algorithm"].get("gamma", DEFAULT_GAMMA)
+        self.env = VecEnv(env_spec, self.clock, render=ctx.render, window=window, gamma=gamma)
         if ctx.render:
             logger.info(f"rendering env 0 of {env_spec['name']} on screen")
         self.eval_env = (
-            VecEnv(env_spec, Clock(0, env_spec["num_envs"]), window=window)
+            VecEnv(
+                env_spec,
+                Clock(0, env_spec["num_envs"]),
+                window=window,
+                obs_norm=self.env.obs_norm,
+            )
             if meta["rigorous_eval"]
             else None
         )

@@ -96,7 +96,7 @@ INIT_FNS = (
     "xavier_uniform_",
 )
 RNN_CELLS = ("RNN", "LSTM", "GRU")
-VECTORIZATION_MODES = ("sync", "async")
+VECTORIZATION_MODES = ("sync", "async", "native")  # native: ale-py's own (Atari only)
 DISTRIBUTED = (False, "synced", "shared")
 MODES = ("dev", "train", "search", "enjoy")
 SEARCH_SAMPLERS = (

@@ -229,6 +229,8 @@ NET_FIELDS = {
     "critic_arc": Field("dict", nullable=True),
 }
 NET_PREFIXES = ("actor_", "critic_")
+# the Nature DQN convolutions (Mnih et al. 2015): [out_channels, kernel, stride, padding, dilation]
+NATURE_CNN = [[32, 8, 4, 0, 1], [64, 4, 2, 0, 1], [64, 3, 1, 0, 1]]
 NET_DEFAULTS: dict[str, Any] = {
     "shared": False,
     "hid_layers_activation": "relu",
@@ -252,8 +254,8 @@ NET_DEFAULTS: dict[str, Any] = {
 NET_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
     "MLPNet": {"hid_layers": [64, 64]},
     "DuelingMLPNet": {"hid_layers": [64, 64]},
-    "ConvNet": {"fc_hid_layers": [512]},
-    "DuelingConvNet": {"fc_hid_layers": [512]},
+    "ConvNet": {"conv_hid_layers": NATURE_CNN, "fc_hid_layers": [512]},
+    "DuelingConvNet": {"conv_hid_layers": NATURE_CNN, "fc_hid_layers": [512]},
     "RecurrentNet": {
         "fc_hid_layers": [],
         "cell_type": "GRU",
@@ -307,6 +309,38 @@ ENV_DEFAULTS: dict[str, Any] = {
 REQUIRED_ENV = ("name", "max_frame")
 # keys read by the lab's Atari wrappers rather than by gymnasium.make
 ENV_LAB_KEYS = ("life_loss_info", "frame_stack", "noop_max", "fire_reset")
+NORMALIZE_CLIP = 10.0  # clip_obs / clip_reward when normalising and the spec names none
+
+ATARI_PREFIX = "ALE/"
+# Atari settings (the literature's, ALE v5), written into every Atari run's saved spec
+ATARI_FIELDS = {
+    "frameskip": pos_int(),
+    "repeat_action_probability": unit(),
+    "full_action_space": BOOL,
+    "max_num_frames_per_episode": pos_int(),
+    "continuous": BOOL,
+    "continuous_action_threshold": unit(),
+    "life_loss_info": BOOL,
+    "frame_stack": pos_int(),
+    "noop_max": Field("int", low=0),
+    "fire_reset": BOOL,
+}
+ATARI_DEFAULTS: dict[str, Any] = {
+    "frameskip": 4,
+    "repeat_action_probability": 0.25,
+    "full_action_space": False,
+    "max_num_frames_per_episode": 108_000,
+    "life_loss_info": True,
+    "frame_stack": 4,
+    "noop_max": 30,
+    "fire_reset": True,
+    "clip_reward": 1.0,
+}
+
+
+def is_atari(name: str) -> bool:
+    return name.startswith(ATARI_PREFIX)
+
 
 MAX_SESSIONS = 1024  # seeds per trial
 MAX_SEED = 2**31 - 1 - MAX_SESSIONS  # session seeds (random_seed + i) stay valid for numpy

@@ -234,7 +234,12 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
     net = check_section(net, S.NET_FIELDS, path, v)
     net["gpu"] = check_gpu(net.get("gpu", "auto"), f"{path}.gpu")
     check_activations(net.get("out_layer_activation"), f"{path}.out_layer_activation")
-    out = {**S.NET_DEFAULTS, **(algo_defaults or {}), **S.NET_TYPE_DEFAULTS[net["type"]], **net}
+    out = {
+        **S.NET_DEFAULTS,
+        **(algo_defaults or {}),
+        **copy.deepcopy(S.NET_TYPE_DEFAULTS[net["type"]]),
+        **net,
+    }
     has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
     if not has_optim:
         out["optim_spec"] = dict(S.DEFAULT_OPTIM)
@@ -283,9 +288,30 @@ def check_batching(algo: dict, env: dict) -> None:
 
 
 def check_env(env: dict, v: Validator) -> dict:
+    """The env section with its family's defaults filled in (Atari preprocessing, clipping)."""
     require(env, S.REQUIRED_ENV, "env")
-    env = check_section(env, S.ENV_FIELDS, "env", v, known=_env_passthrough(env, v))
-    return {**S.ENV_DEFAULTS, **env}
+    atari = isinstance(env.get("name"), str) and S.is_atari(env["name"])
+    fields = {**S.ENV_FIELDS, **S.ATARI_FIELDS} if atari else S.ENV_FIELDS
+    env = check_section(env, fields, "env", v, known=_env_passthrough(env, v))
+    out = {**S.ENV_DEFAULTS, **(S.ATARI_DEFAULTS if atari else {})}
+    out |= env
+    if out["vectorization_mode"] is None:  # sync: measured faster on every family (BENCHMARKS.md)
+        out["vectorization_mode"] = "native" if atari else "sync"
+    for norm, clip in (("normalize_obs", "clip_obs"), ("normalize_reward", "clip_reward")):
+        if out[norm] and out[clip] is None:
+            out[clip] = S.NORMALIZE_CLIP
+    check_vectorization(out)
+    return out
+
+
+def check_vectorization(env: dict) -> None:
+    native = env["vectorization_mode"] == "native"
+    if native != S.is_atari(env["name"]):
+        raise SpecError(
+            "Atari envs run on ale-py's native vector env (native); other envs on sync or async",
+            "env.vectorization_mode",
+            ["native"] if S.is_atari(env["name"]) else ["sync", "async"],
+        )
 
 
 def _env_passthrough(env: dict, v: Validator) -> tuple:
@@ -295,6 +321,8 @@ def _env_passthrough(env: dict, v: Validator) -> tuple:
     from slm_lab.env.registry import check_env_id
 
     accepted = check_env_id(env["name"])
+    if S.is_atari(env["name"]):
+        return ()  # the native vector env takes only ATARI_FIELDS
     extra = set(env) - set(S.ENV_FIELDS)
     return tuple(extra) if accepted is None else (*accepted, *S.ENV_LAB_KEYS)
 
