@@ -1,5 +1,7 @@
 """Every shipped benchmark spec validates strictly (no unknown keys) and builds its env and agent."""
 
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -9,11 +11,44 @@ from slm_lab.spec.loader import load_spec
 
 BENCHMARK = Path(__file__).parents[2] / "slm_lab" / "spec" / "benchmark"
 FILES = sorted(BENCHMARK.glob("*/*.json"))
+# a value for each ${var} the family specs take
+VARS = {"env": {"ALE": "ALE/Pong-v5", "": "HalfCheetah-v5"}, "max_frame": "1000000"}
+CASES = [(f, name) for f in FILES for name in json.loads(f.read_text())]
 
 
-@pytest.mark.parametrize("file", FILES, ids=[f.stem for f in FILES])
-def test_benchmark_spec_builds(file: Path):
-    loaded = load_spec(str(file), file.stem, strict=True)
+def sets_for(file: Path) -> list[str]:
+    text = file.read_text()
+    out = []
+    for var in sorted(set(re.findall(r"\$\{(\w+)\}", text))):
+        value = VARS[var]
+        if isinstance(value, dict):  # Atari files take an ALE id, the others a MuJoCo one
+            value = value["ALE" if "ConvNet" in text else ""]
+        out.append(f"{var}={value}")
+    return out
+
+
+@pytest.mark.parametrize(("file", "name"), CASES, ids=[name for _, name in CASES])
+def test_benchmark_spec_builds(file: Path, name: str):
+    loaded = load_spec(str(file), name, sets_for(file), strict=True)
     preflight(loaded.spec)
     assert loaded.spec["meta"]["max_session"] == 4
     assert loaded.spec["env"]["max_frame"] >= 200_000
+
+
+def test_atari_specs_record_the_literature_preprocessing():
+    loaded = load_spec(str(BENCHMARK / "ppo" / "ppo_atari.json"), "ppo_atari", ["env=ALE/Pong-v5"])
+    env = loaded.spec["env"]
+    assert loaded.spec["name"] == "ppo_atari_pong"
+    expected = {
+        "num_envs": 16,
+        "max_frame": 10_000_000,
+        "frameskip": 4,
+        "repeat_action_probability": 0.25,
+        "noop_max": 30,
+        "fire_reset": True,
+        "life_loss_info": True,
+        "frame_stack": 4,
+        "clip_reward": 1.0,
+        "vectorization_mode": "native",
+    }
+    assert {k: env[k] for k in expected} == expected
