@@ -9,14 +9,17 @@ from slm_lab.lib.registry import lookup
 
 
 class Agent:
-    def __init__(self, spec: dict, env, clock, dev_checks: bool = False) -> None:
+    def __init__(
+        self, spec: dict, env, clock, dev_checks: bool = False, memory: bool = True
+    ) -> None:
+        """`memory=False`: an agent that only acts (enjoy), with no replay to allocate."""
         agent_spec = spec["agent"]
         algo_cls = lookup(
             ALGORITHMS, agent_spec["algorithm"]["name"], "algorithm", "agent.algorithm.name"
         )
         self.algorithm = algo_cls(agent_spec, env, clock, dev_checks)
         self.memory = None
-        if self.algorithm.learns:
+        if self.algorithm.learns and memory:
             memory_spec = agent_spec["memory"]
             mem_cls = lookup(MEMORIES, memory_spec["name"], "memory", "agent.memory.name")
             layout = Layout(

@@ -16,11 +16,9 @@ from slm_lab.spec.names import MODES
 DEMO_FILE = ROOT / "spec" / "demo.json"
 DEMO_NAME = "ppo_cartpole_demo"
 DATA_DIR = Path("data")
-RUNNABLE_MODES = ("dev", "train")
-LATER_MODES = {
-    "search": "search mode (Ray Tune + ASHA) is not available yet",
-    "enjoy": "enjoy mode (replay a trained agent) is not available yet",
-}
+RUNNABLE_MODES = ("dev", "train", "enjoy@DIR", "enjoy@latest")
+LATER_MODES = {"search": "search mode (Ray Tune + ASHA) is not available yet"}
+ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
 VALUE_OPTIONS = ("-s", "--set", "--log-level")
@@ -46,7 +44,9 @@ def check_mode(mode: str) -> str:
         raise SpecError(f"unknown mode {mode!r}", "MODE", MODES)
     if base in LATER_MODES:
         raise SpecError(f"{LATER_MODES[base]}; runnable modes", "MODE", RUNNABLE_MODES)
-    if "@" in mode:
+    if base == "enjoy" and "@" not in mode:
+        raise SpecError("enjoy replays a trained run: give it as enjoy@data/<run> or enjoy@latest")
+    if base != "enjoy" and "@" in mode:
         raise SpecError("resuming a run (train@...) is not available yet", "MODE", RUNNABLE_MODES)
     return base
 
@@ -67,6 +67,10 @@ def run(
         typer.Option("--set", "-s", help="Substitute ${key} in the file: key=value."),
     ] = None,
     render: Annotated[bool, typer.Option("--render", help="Show env 0 on screen.")] = False,
+    video: Annotated[bool, typer.Option("--video", help="enjoy: record an mp4.")] = False,
+    episodes: Annotated[
+        int, typer.Option("--episodes", min=1, help="enjoy: episodes to play.")
+    ] = ENJOY_EPISODES,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
     strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
 ) -> None:
@@ -81,6 +85,9 @@ def run(
                 "give the spec name after the spec file: slm-lab run SPEC_FILE SPEC_NAME MODE"
             )
         base_mode = check_mode(mode)
+        if base_mode == "enjoy":
+            run_enjoy(mode.split("@", 1)[1], episodes, render, video)
+            return
         loaded = load_spec(spec_file, spec_name, sets, strict=strict)
         for warning in loaded.warnings:
             logger.warning(f"{loaded.file} [{spec_name}] {warning}")
@@ -96,6 +103,14 @@ def run(
     except SessionsFailed as e:
         raise fail(str(e), 1) from None
     logger.debug(f"trial metrics: {metrics}")
+
+
+def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:
+    """Replay the run's trained agent (its saved spec, not the spec file, says what it is)."""
+    import_control()
+    from slm_lab.experiment import enjoy
+
+    enjoy.enjoy(enjoy.find_run(target, DATA_DIR), DATA_DIR, episodes, render, video)
 
 
 def import_control():

@@ -87,3 +87,25 @@ class RewardNorm:
         if ret.shape != self.ret.shape:
             raise ValueError(f"reward normaliser of {ret.size} envs, this run has {self.ret.size}")
         self.ret = ret.copy()
+
+
+def to_tensors(state: dict) -> dict:
+    """{"obs_norm": {"mean": array, ...}} -> {"obs_norm.mean": tensor, ...}: a flat state dict of
+    tensors, which torch.load reads back with weights_only=True."""
+    import torch
+
+    return {
+        f"{norm}.{key}": torch.as_tensor(np.asarray(value))
+        for norm, stats in state.items()
+        for key, value in stats.items()
+    }
+
+
+def from_tensors(flat: dict) -> dict:
+    """The inverse of to_tensors (scalars come back as Python floats)."""
+    state: dict[str, dict] = {}
+    for name, tensor in flat.items():
+        norm, key = name.split(".", 1)
+        value = tensor.numpy()
+        state.setdefault(norm, {})[key] = float(value) if value.ndim == 0 else value
+    return state

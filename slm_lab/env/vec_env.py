@@ -12,7 +12,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from slm_lab.env import atari
+from slm_lab.env import atari, render
 from slm_lab.env.atari import LifeLoss
 from slm_lab.env.normalize import ObsNorm, RewardNorm
 from slm_lab.env.registry import check_env_id
@@ -113,20 +113,21 @@ class VecEnv:
         env_spec: dict,
         clock: Clock,
         num_envs: int | None = None,
-        render: bool = False,
+        render_mode: str | None = None,
         window: int | None = None,
         gamma: float = DEFAULT_GAMMA,
         obs_norm: ObsNorm | None = None,
     ) -> None:
         """`window` makes each observation the env's last `window` ones, oldest first,
         zero-padded at episode start. `obs_norm` shares a training env's observation statistics
-        with an evaluation env, which then only reads them."""
+        with an evaluation env, which then only reads them. `render_mode`: "human" shows env 0
+        on screen (every env of an Atari vector, in a grid); "rgb_array" lets `frame` draw env 0."""
         self.name = env_spec["name"]
         self.window = window
         self.num_envs = num_envs or env_spec["num_envs"]
         self.clock = clock
         self.mode = vectorization_mode(env_spec)
-        self.env = self._build(env_spec, render)
+        self.env = self._build(env_spec, render_mode)
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
         self.tracker = ReturnTracker(self.num_envs)
@@ -142,11 +143,15 @@ class VecEnv:
             if env_spec.get("normalize_reward") and self.learns_stats
             else None
         )
+        self.raw_obs = None  # the last raw observations, which Atari frames are drawn from
+        native_screen = native and render_mode == "human"
+        self.screen = render.Screen(self.name) if native_screen else None
 
-    def _build(self, env_spec: dict, render: bool) -> gym.vector.VectorEnv:
+    def _build(self, env_spec: dict, render_mode: str | None) -> gym.vector.VectorEnv:
         if self.mode == "native":
             return atari.make(env_spec, self.num_envs)
-        fns = [self._maker(gym_kwargs(env_spec), render and i == 0) for i in range(self.num_envs)]
+        kwargs = gym_kwargs(env_spec)
+        fns = [self._maker(kwargs, render_mode if i == 0 else None) for i in range(self.num_envs)]
         if self.mode == "async":
             # spawn, not fork: forking a process that holds torch threads can deadlock
             return gym.vector.AsyncVectorEnv(fns, autoreset_mode=SAME_STEP, context="spawn")
@@ -157,11 +162,11 @@ class VecEnv:
             return None
         return ObsNorm(self.observation_space.shape, env_spec.get("clip_obs") or DEFAULT_CLIP)
 
-    def _maker(self, kwargs: dict, render: bool):
+    def _maker(self, kwargs: dict, render_mode: str | None):
         name = self.name
 
-        if render:
-            kwargs = {**kwargs, "render_mode": "human"}
+        if render_mode:
+            kwargs = {**kwargs, "render_mode": render_mode}
 
         window = self.window
 
@@ -183,6 +188,7 @@ class VecEnv:
     def reset(self, seed: int | None = None) -> np.ndarray:
         obs, info = self.env.reset(seed=seed)
         self.env.action_space.seed(seed)
+        self.raw_obs = obs
         if self.life_loss is not None:
             self.life_loss.reset(info)
         return self.observe(obs)
@@ -192,6 +198,9 @@ class VecEnv:
         obs, reward, terminated, truncated, info = self.env.step(action)
         done = terminated | truncated
         self.clock.tick()
+        self.raw_obs = obs
+        if self.screen is not None:
+            self.screen.show(render.grid([render.atari_frame(o) for o in obs]))
         ended = self.tracker.add(reward, done)
         next_obs = self.final_obs(obs, info, done) if ended else obs
         if self.life_loss is not None:
@@ -246,5 +255,13 @@ class VecEnv:
         for key, norm in norms.items():
             norm.load_state_dict(state[key])
 
+    def frame(self) -> np.ndarray:
+        """Env 0 as an RGB image (built with render_mode "rgb_array", or any Atari env)."""
+        if self.mode == "native":
+            return render.atari_frame(self.raw_obs[0])
+        return self.env.envs[0].render()
+
     def close(self) -> None:
+        if self.screen is not None:
+            self.screen.close()
         self.env.close()

@@ -17,6 +17,7 @@ from loguru import logger
 
 from slm_lab.agent import Agent
 from slm_lab.agent.distributed import attach, check_distributed, share
+from slm_lab.env.normalize import to_tensors
 from slm_lab.env.vec_env import DEFAULT_GAMMA, Clock, ReturnTracker, VecEnv, obs_window
 from slm_lab.experiment import SessionsFailed, analysis
 from slm_lab.lib import logger as lab_logger
@@ -46,6 +47,7 @@ SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than severa
 SEED_RANGE = 2**31 - 1
 EXIT_INTERRUPTED = 130  # a session process stopped by Ctrl-C
 STOP_GRACE_S = 30.0  # time an interrupted session gets to save before it is terminated
+ENV_STATE = "env_state"  # model files of the env normalisers' statistics
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class Table:
         self.file = path.open("w", newline="")
         self.writer = csv.writer(self.file)
         self.writer.writerow(COLUMNS)
+        self.file.flush()  # a run stopped before its first checkpoint still has a readable table
 
     def moving_average(self) -> float:
         window = [r for r in self.rewards[-MA_WINDOW:] if not math.isnan(r)]
@@ -126,7 +129,8 @@ class Session:
         self.clock = Clock(env_spec["max_frame"], env_spec["num_envs"])
         window = obs_window(spec)
         gamma = spec["agent"]["algorithm"].get("gamma", DEFAULT_GAMMA)
-        self.env = VecEnv(env_spec, self.clock, render=ctx.render, window=window, gamma=gamma)
+        render_mode = "human" if ctx.render else None
+        self.env = VecEnv(env_spec, self.clock, render_mode=render_mode, window=window, gamma=gamma)
         if ctx.render:
             logger.info(f"rendering env 0 of {env_spec['name']} on screen")
         self.eval_env = (
@@ -147,6 +151,7 @@ class Session:
         self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv")
         self.best_ma = -math.inf
         self.best: dict[str, dict] = {}
+        self.best_env: dict[str, torch.Tensor] = {}
         self.last_write = 0.0
         self.last = {"frame": 0, "wall_t": 0.0}
         self.evals, self.last_eval = 0, 0
@@ -249,16 +254,23 @@ class Session:
                 name: {k: v.detach().clone() for k, v in net.state_dict().items()}
                 for name, net in self.agent.nets.items()
             }
+            self.best_env = to_tensors(self.env.state_dict())
         if self.clock.wall_t - self.last_write >= MODEL_WRITE_INTERVAL_S:
             self.write_models()
 
     def write_models(self) -> None:
-        """Latest and best weights, one state-dict file per net, written atomically."""
-        model_dir = self.ctx.model_dir
+        """Latest and best weights, one state-dict file per net, written atomically; with them
+        the env normalisers' statistics the weights were trained on, when there are any."""
+        model_dir, prefix = self.ctx.model_dir, self.prefix
         for name, net in self.agent.nets.items():
-            save_atomic(net.state_dict(), model_dir / f"{self.prefix}_{name}_model.pt")
+            save_atomic(net.state_dict(), model_dir / f"{prefix}_{name}_model.pt")
         for name, state in self.best.items():
-            save_atomic(state, model_dir / f"{self.prefix}_ckpt-best_{name}_model.pt")
+            save_atomic(state, model_dir / f"{prefix}_ckpt-best_{name}_model.pt")
+        env_state = to_tensors(self.env.state_dict())
+        if env_state:
+            save_atomic(env_state, model_dir / f"{prefix}_{ENV_STATE}.pt")
+        if self.best_env:
+            save_atomic(self.best_env, model_dir / f"{prefix}_ckpt-best_{ENV_STATE}.pt")
         self.last_write = self.clock.wall_t
 
     def check_weights_changed(self) -> None:

@@ -79,3 +79,19 @@ def test_env_family_trains_through_the_cli(tmp_path: Path, name: str):
         finished = df["total_reward"].dropna()
         assert len(finished) and finished.between(*PONG_SCORES).all()
         assert (finished < -1).all()  # not clipped per-point rewards: a random player loses big
+        check_atari_enjoy_video(tmp_path)
+
+
+def check_atari_enjoy_video(cwd: Path) -> None:
+    """Atari has no renderer on the native vector env: the video shows what the agent sees."""
+    import imageio.v3 as iio
+
+    result = run_cli(
+        "run", "spec.json", "ppo_atari", "enjoy@latest", "--video", "--episodes", "1", cwd=cwd
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (out,) = [d for d in run_dirs(cwd) if "_enjoy_" in d.name]
+    metrics = json.loads((out / "ppo_atari_pong_enjoy_metrics.json").read_text())
+    frames = iio.imread(out / metrics["video"])
+    assert frames.shape == (metrics["video_frames"], 336, 336, 3)
+    assert PONG_SCORES[0] <= metrics["returns"][0] <= PONG_SCORES[1]
