@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # GPU check: PPO CartPole-v1 (200k frames), DQN CartPole-v1 (50k frames) and SAC Pendulum-v1 (10k
 # frames, 256x256 nets) frames/s with their nets on CUDA, and on this machine's CPU for comparison
-# (about four minutes in all). PPO Pong joins when the Atari envs land. Results go to $OUT (or bench/results) with the card's name.
+# (about four minutes in all). Results go to $OUT (or bench/results) with the card's name.
+#   bash bench/gpu_check.sh [all|small|pong]   (all: small then pong)
+# pong: PPO Pong (the shipped ppo_atari spec, 16 envs, nets on CUDA) for PONG_SECONDS (default
+# 400) of training; its run folder (the learning curve) lands in $OUT/data.
 #
 # A machine without the lab's dependencies but with torch (such as the lent GPU machines) takes
 # wheels carried in .whl/: see docs/BENCHMARKS.md for the list and the download command.
@@ -14,12 +17,10 @@ if [ -d .whl ]; then
 fi
 py=${PYTHON:-python3}
 out=${OUT:-bench/results}
+what=${1:-all}
 mkdir -p "$out"
-{
-  date -u +"%Y-%m-%d %H:%M UTC"
-  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || echo "no nvidia-smi"
-  "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-  echo "cpu cores: $(nproc)"
+
+small() {
   for device in cuda cpu; do
     fps=$(timeout 300 "$py" bench/speed_ppo.py --frames 200000 --one ours default --device "$device" | tail -n 1)
     echo "ppo_cartpole ($device nets, 4 envs, 200k frames): $fps frames/s"
@@ -28,4 +29,35 @@ mkdir -p "$out"
     fps=$(timeout 300 "$py" bench/speed_sac.py --frames 10000 --one ours default --device "$device" | tail -n 1)
     echo "sac_pendulum ($device nets, 1 env, 10k frames): $fps frames/s"
   done
-} 2>&1 | tee "$out/gpu_check.txt"
+}
+
+pong() {
+  # stopped by the time limit on purpose: the rows written so far are the curve and the speed
+  timeout "${PONG_SECONDS:-400}" "$py" bench/speed_ppo_pong.py --frames 10000000 --device cuda \
+    --data "$out/data" || true
+  cp "$out"/data/*/info/*_session_df_train.csv "$out/" || true  # the curve, where it comes back
+  "$py" - "$out/data" <<'PY'
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+(csv,) = Path(sys.argv[1]).glob("*/info/*_session_df_train.csv")
+df = pd.read_csv(csv)
+last = df.iloc[-1]
+print(f"ppo_pong (cuda nets, 16 envs): {last['frame'] / last['wall_t']:,.0f} frames/s over "
+      f"{int(last['frame']):,} frames; last return {last['total_reward']}")
+PY
+}
+
+{
+  date -u +"%Y-%m-%d %H:%M UTC"
+  nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || echo "no nvidia-smi"
+  "$py" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+  echo "cpu cores: $(nproc)"
+  case "$what" in
+    small) small ;;
+    pong) pong ;;
+    *) small; pong ;;
+  esac
+} 2>&1 | tee "$out/gpu_check_$what.txt"
