@@ -6,11 +6,13 @@ observation of their episode separately, so no transition ever crosses an episod
 
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cache
 from time import perf_counter
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
+from loguru import logger
 
 from slm_lab.env import atari, render
 from slm_lab.env.atari import LifeLoss
@@ -91,6 +93,24 @@ def obs_window(spec: dict) -> int | None:
     return net.get("seq_len") if net.get("type") == "RecurrentNet" else None
 
 
+def is_mujoco(name: str) -> bool:
+    entry = gym.registry.get(name.split(":", 1)[-1])  # "module:Env-v0" ids name their module
+    return entry is not None and "mujoco" in str(entry.entry_point)
+
+
+@cache
+def route_mujoco_warnings() -> None:
+    """MuJoCo prints its warnings and appends them to MUJOCO_LOG.TXT in the working directory;
+    send them to the log instead (its deprecation notices about gymnasium's models at DEBUG)."""
+    import mujoco
+
+    def warn(message: str) -> None:
+        level = "DEBUG" if "deprecated" in message else "WARNING"
+        logger.log(level, f"MuJoCo: {message.strip()}")
+
+    mujoco.set_mju_user_warning(warn)
+
+
 def vectorization_mode(env_spec: dict) -> str:
     """`native` for Atari (ale-py's C++ threads); else the spec's choice, sync by default:
     measured on a 2-core machine, a process hop costs more than a classic, Box2D or MuJoCo step
@@ -150,6 +170,8 @@ class VecEnv:
     def _build(self, env_spec: dict, render_mode: str | None) -> gym.vector.VectorEnv:
         if self.mode == "native":
             return atari.make(env_spec, self.num_envs)
+        if is_mujoco(self.name):
+            route_mujoco_warnings()
         kwargs = gym_kwargs(env_spec)
         fns = [self._maker(kwargs, render_mode if i == 0 else None) for i in range(self.num_envs)]
         if self.mode == "async":

@@ -4,6 +4,7 @@ import numpy as np
 
 from slm_lab.env import render
 from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.spec.validate import Validator, check_env
 
 
 def test_grid_tiles_frames_row_by_row():
@@ -54,3 +55,17 @@ def test_video_writes_a_readable_mp4(tmp_path):
     frames = iio.imread(tmp_path / "v.mp4")
     assert frames.shape == (12, 64, 48, 3)
     assert abs(int(frames[-1].mean()) - 220) < 8  # lossy, but the last frame is the bright one
+
+
+def test_atari_render_shows_every_env_in_a_grid():
+    spec = {"name": "ALE/Pong-v5", "max_frame": 100}
+    full = check_env({**spec, "num_envs": 4}, Validator())
+    env = VecEnv(full, Clock(100, 4), render_mode="human")
+    obs = env.reset(seed=0)
+    obs = env.step(np.zeros(4, np.int64))[0]
+    side = 84 * render.ATARI_SCALE
+    shown = env.screen.pygame.surfarray.array3d(env.screen.surface).swapaxes(0, 1)
+    assert shown.shape == (2 * side + render.GRID_GAP, 2 * side + render.GRID_GAP, 3)
+    np.testing.assert_array_equal(shown[:side, :side], render.atari_frame(obs[0]))
+    np.testing.assert_array_equal(env.frame(), render.atari_frame(obs[0]))
+    env.close()

@@ -104,3 +104,11 @@ def test_memory_keeps_final_obs_only_where_truncated():
     assert batch["truncated"][:, 0].tolist() == [False, False, True, False]
     assert batch["final_obs"][:, 0].tolist() == [3.0, 3.0]  # one per env, at t=2
     assert memory.t == 0
+
+
+def test_mujoco_warnings_go_to_the_log_not_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    env = VecEnv({"name": "Hopper-v5", "num_envs": 2, "max_frame": 10}, Clock(10, 2))
+    env.reset(seed=0)
+    env.close()
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
