@@ -1,8 +1,12 @@
 """Atari on a real ROM: observations, frame stacks across resets, life loss and full-game scores."""
 
+import re
+
 import numpy as np
+import pytest
 
 from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.spec.errors import SpecError
 from slm_lab.spec.validate import validate
 
 SEED = 0
@@ -10,13 +14,14 @@ STEP_LIMIT = 5000  # vector steps before a test gives up waiting for a game over
 
 
 def atari_env(name: str = "ALE/Breakout-v5", num_envs: int = 2, **env) -> VecEnv:
+    env = {"name": name, **env}
     spec = {
         "agent": {
             "algorithm": {"name": "PPO"},
             "memory": {"name": "OnPolicyBatchReplay"},
             "net": {"type": "ConvNet"},
         },
-        "env": {"name": name, "num_envs": num_envs, "max_frame": 10**6, **env},
+        "env": {"num_envs": num_envs, "max_frame": 10**6, **env},
         "meta": {},
     }
     full, _ = validate(spec)
@@ -95,3 +100,31 @@ def test_preprocessing_settings_are_overridable():
     obs = env.reset(seed=SEED)
     assert obs.shape == (1, 2, 84, 84) and env.frame_stack == 2
     env.close()
+
+
+@pytest.mark.parametrize(
+    ("env", "fragment"),
+    [
+        ({"vectorization_mode": "sync"}, "env.vectorization_mode: Atari envs run on ale-py's"),
+        ({"name": "ALE/Pongg-v5"}, "did you mean 'ALE/Pong-v5'?"),
+        ({"repeat_action_probability": 1.5}, "must be <= 1.0, got 1.5"),
+        ({"frame_stack": 0}, "env.frame_stack: must be >= 1"),
+    ],
+)
+def test_bad_atari_settings_are_refused(env: dict, fragment: str):
+    with pytest.raises(SpecError, match=re.escape(fragment)):
+        atari_env(**env)
+
+
+def test_misspelt_atari_key_warns_with_a_suggestion():
+    spec = {
+        "agent": {
+            "algorithm": {"name": "PPO"},
+            "memory": {"name": "OnPolicyBatchReplay"},
+            "net": {"type": "ConvNet"},
+        },
+        "env": {"name": "ALE/Pong-v5", "max_frame": 10, "frame_skip": 4},
+        "meta": {},
+    }
+    _, warnings = validate(spec)
+    assert warnings == ["env.frame_skip: unknown key, ignored; did you mean frameskip?"]
