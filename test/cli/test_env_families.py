@@ -54,7 +54,12 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("name", CASES)
+SLOW = ("ppo_atari", "dqn_atari")  # a Nature CNN learning on 2 CPU cores: 20-40 s each
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW else n for n in CASES]
+)
 def test_env_family_trains_through_the_cli(tmp_path: Path, name: str):
     build, env_var, run_name = CASES[name]
     raw = build()
