@@ -26,6 +26,7 @@ from slm_lab.spec.errors import SpecError
 
 LATEST = "latest"
 TRIAL_SPEC = re.compile(r"_t\d+_spec\.json$")
+SESSION_METRICS = re.compile(r"_s(\d+)_session_metrics_scalar\.json$")
 SEED = 0
 
 
@@ -58,7 +59,7 @@ def best_session(run: Path, name: str) -> int:
     scores = {}
     for path in (run / "info").glob(f"{name}_t*_s*_session_metrics_scalar.json"):
         score = json.loads(path.read_text()).get("total_reward_ma", math.nan)
-        index = int(path.name.removeprefix(f"{name}_").split("_")[1].removeprefix("s"))
+        index = int(SESSION_METRICS.search(path.name).group(1))
         scores[index] = -math.inf if math.isnan(score) else score
     return max(scores, key=scores.get) if scores else 0
 

@@ -73,3 +73,16 @@ def test_enjoy_without_a_run_is_refused(tmp_path: Path, mode: str, fragment: str
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and fragment in lines[0]
     assert not (tmp_path / "data").exists()
+
+
+def test_best_session_is_the_highest_score_and_nan_never_wins(tmp_path: Path):
+    from slm_lab.experiment.enjoy import best_session
+
+    info = tmp_path / "info"
+    info.mkdir()
+    for session, score in ((0, 12.5), (1, float("nan")), (2, 40.0), (3, 39.9)):
+        path = info / f"x_t0_s{session}_session_metrics_scalar.json"
+        path.write_text(json.dumps({"total_reward_ma": score}))
+    assert best_session(tmp_path, "x") == 2
+    (info / "x_t0_s2_session_metrics_scalar.json").unlink()
+    assert best_session(tmp_path, "x") == 3
