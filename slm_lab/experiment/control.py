@@ -22,7 +22,7 @@ from slm_lab.env.vec_env import DEFAULT_GAMMA, Clock, ReturnTracker, VecEnv, obs
 from slm_lab.experiment import SessionsFailed, analysis
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.progress import Progress
-from slm_lab.lib.util import cpu_count, git_info, timestamp, versions, write_json
+from slm_lab.lib.util import cpu_count, git_info, new_folder, versions, write_json
 from slm_lab.spec.errors import SpecError
 
 COLUMNS = (
@@ -433,7 +433,6 @@ def record(spec: dict, spec_file: Path) -> dict:
         random_seed=base,
         session_seeds=[base + i for i in range(n)],
         spec_file=str(spec_file),
-        timestamp=timestamp(),
         versions=versions(),
         **git_info(),
     )
@@ -463,9 +462,10 @@ def start(
     preflight(spec)
     spec = record(spec, spec_file)
     name = spec["name"]
+    run_dir, spec["meta"]["timestamp"] = new_folder(data_root, name)
     ctx = RunContext(
         mode=mode,
-        run_dir=data_root / f"{name}_{spec['meta']['timestamp']}",
+        run_dir=run_dir,
         name=name,
         render=render,
         log_level=log_level,

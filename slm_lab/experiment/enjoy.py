@@ -21,7 +21,7 @@ from slm_lab.env.normalize import ObsNorm, from_tensors
 from slm_lab.env.render import Video
 from slm_lab.env.vec_env import Clock, VecEnv, obs_window
 from slm_lab.experiment.control import ENV_STATE, seed_everything
-from slm_lab.lib.util import timestamp, write_json
+from slm_lab.lib.util import new_folder, write_json
 from slm_lab.spec.errors import SpecError
 
 LATEST = "latest"
@@ -129,8 +129,7 @@ def enjoy(run: Path, data_root: Path, episodes: int, render: bool, video: bool) 
     files = restore_nets(agent, run / "model", prefix)
     obs = env.reset(seed=SEED)
     first = env.frame() if video else None  # drawing works before any file is written
-    out = data_root / f"{name}_enjoy_{timestamp()}"
-    out.mkdir(parents=True)
+    out, _ = new_folder(data_root, f"{name}_enjoy")
     recorder = Video(out / f"{name}_enjoy.mp4") if video else None
     if recorder is not None:
         recorder.add(first)

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -13,12 +14,27 @@ import pendulum
 from slm_lab import ROOT
 
 TIMESTAMP_FORMAT = "YYYY_MM_DD_HHmmss"
+FOLDER_RETRY_S = 0.1  # wait before trying a run folder name again (names change each second)
 GIB = 2**30
 VERSIONED = ("slm-lab", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "torcharc", "ray")
 
 
 def timestamp() -> str:
     return pendulum.now().format(TIMESTAMP_FORMAT)
+
+
+def new_folder(parent: Path, prefix: str) -> tuple[Path, str]:
+    """Create `<prefix>_<timestamp>` under parent, a folder no other run holds: when one started
+    in the same second, wait for the next second. Returns the folder and its timestamp."""
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        stamp = timestamp()
+        folder = parent / f"{prefix}_{stamp}"
+        try:
+            folder.mkdir()
+            return folder, stamp
+        except FileExistsError:
+            time.sleep(FOLDER_RETRY_S)
 
 
 def cpu_count() -> int:
