@@ -72,18 +72,33 @@ def nstep_returns(
 
 
 class RunningStats:
-    """Running mean and variance of a stream of batches (Chan et al.'s parallel update)."""
+    """Running mean and variance (Chan et al.'s parallel update). With shape (), of every element
+    seen (Python floats); with a shape, per feature of batches (N, *shape)."""
 
-    def __init__(self) -> None:
-        self.mean, self.var, self.count = 0.0, 1.0, STATS_EPS
+    def __init__(self, shape: tuple[int, ...] = ()) -> None:
+        self.shape = shape
+        self.mean, self.var = self.cast(np.zeros(shape)), self.cast(np.ones(shape))
+        self.count = STATS_EPS
+
+    def cast(self, x: np.ndarray) -> np.ndarray | float:
+        return x if self.shape else float(x)
 
     def update(self, x: np.ndarray) -> None:
-        n, mean, var = x.size, float(x.mean()), float(x.var())
+        batch = np.asarray(x, np.float64).reshape(-1, *self.shape)
+        n, mean, var = batch.shape[0], batch.mean(0), batch.var(0)
         delta, total = mean - self.mean, self.count + n
-        self.mean += delta * n / total
         m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
-        self.var, self.count = m2 / total, total
+        self.mean = self.cast(self.mean + delta * n / total)
+        self.var, self.count = self.cast(m2 / total), total
 
     @property
-    def std(self) -> float:
-        return float(np.sqrt(self.var + VAR_EPS))
+    def std(self) -> np.ndarray | float:
+        return self.cast(np.sqrt(self.var + VAR_EPS))
+
+    def state_dict(self) -> dict:
+        return {"mean": np.copy(self.mean), "var": np.copy(self.var), "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.mean = self.cast(np.array(state["mean"], np.float64))
+        self.var = self.cast(np.array(state["var"], np.float64))
+        self.count = float(state["count"])

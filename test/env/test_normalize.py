@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from slm_lab.env.normalize import ObsNorm, RewardNorm, RunningMeanVar
+from slm_lab.env.normalize import ObsNorm, RewardNorm
 from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.lib.math_util import RunningStats
 from slm_lab.spec.validate import validate
 
 SEED = 3
@@ -41,7 +42,7 @@ def run(env: VecEnv, steps: int, seed: int = SEED) -> list[tuple]:
 
 def test_running_mean_var_matches_numpy_over_batches():
     data = np.random.default_rng(0).normal(3.0, 2.0, (500, 4))
-    stats = RunningMeanVar((4,))
+    stats = RunningStats((4,))
     for batch in np.split(data, 10):
         stats.update(batch)
     np.testing.assert_allclose(stats.mean, data.mean(0), rtol=1e-5)
@@ -53,7 +54,7 @@ def test_obs_norm_centres_scales_and_clips():
     norm.update(np.array([[0.0, 10.0], [2.0, 30.0]]))
     out = norm(np.array([[1.0, 20.0], [1.0, 1e6]]))
     assert out.dtype == np.float32
-    np.testing.assert_allclose(out[0], [0.0, 0.0], atol=1e-3)  # COUNT_EPS weighs the prior
+    np.testing.assert_allclose(out[0], [0.0, 0.0], atol=1e-3)  # STATS_EPS weighs the prior
     assert out[1, 1] == 5.0
 
 
