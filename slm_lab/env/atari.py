@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from slm_lab.spec.errors import SpecError
+from slm_lab.env.registry import check_env_id
 from slm_lab.spec.schema import ATARI_FIELDS
 
 RENAMED = {"frame_stack": "stack_num", "fire_reset": "use_fire_reset"}
@@ -21,17 +21,8 @@ SCREEN = 84  # the Nature DQN preprocessing: 84x84 grayscale
 
 def rom(name: str) -> str:
     """`ALE/Pong-v5` -> ale-py's ROM id `pong` (from the env's registration)."""
-    _register()
-    try:
-        return gym.spec(name).kwargs["game"]
-    except gym.error.Error as e:
-        raise SpecError(f"unknown Atari env {name!r}: {e}", "env.name") from e
-
-
-def _register() -> None:
-    import ale_py
-
-    gym.register_envs(ale_py)
+    check_env_id(name)  # registers ale-py's envs; refuses an unknown id
+    return gym.spec(name).kwargs["game"]
 
 
 def make(env_spec: dict, num_envs: int, num_threads: int = 0) -> gym.vector.VectorEnv:
