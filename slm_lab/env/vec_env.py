@@ -23,7 +23,6 @@ from slm_lab.spec import schema
 SAME_STEP = AutoresetMode.SAME_STEP
 RETURN_WINDOW = 100  # episodes averaged into total_reward
 DEFAULT_GAMMA = 0.99  # discount of the reward normaliser's returns when the agent has none
-DEFAULT_CLIP = 10.0  # normalised observations and rewards are clipped to +-this
 # env keys the lab reads itself; everything else goes to gymnasium.make
 LAB_KEYS = (*schema.ENV_FIELDS, *schema.ENV_LAB_KEYS)
 
@@ -112,12 +111,8 @@ def route_mujoco_warnings() -> None:
 
 
 def vectorization_mode(env_spec: dict) -> str:
-    """`native` for Atari (ale-py's C++ threads); else the spec's choice, sync by default:
-    measured on a 2-core machine, a process hop costs more than a classic, Box2D or MuJoCo step
-    (docs/BENCHMARKS.md, vectorization)."""
-    if schema.is_atari(env_spec["name"]):
-        return "native"
-    return env_spec.get("vectorization_mode") or "sync"
+    """The spec's choice (validation fills in the family default when it names none)."""
+    return env_spec.get("vectorization_mode") or schema.default_vectorization(env_spec["name"])
 
 
 class VecEnv:
@@ -159,7 +154,7 @@ class VecEnv:
         self.learns_stats = obs_norm is None
         self.obs_norm = obs_norm or self._obs_norm(env_spec)
         self.reward_norm = (
-            RewardNorm(self.num_envs, gamma, self.clip_reward or DEFAULT_CLIP)
+            RewardNorm(self.num_envs, gamma, self.clip_reward or schema.NORMALIZE_CLIP)
             if env_spec.get("normalize_reward") and self.learns_stats
             else None
         )
@@ -182,7 +177,8 @@ class VecEnv:
     def _obs_norm(self, env_spec: dict) -> ObsNorm | None:
         if not env_spec.get("normalize_obs"):
             return None
-        return ObsNorm(self.observation_space.shape, env_spec.get("clip_obs") or DEFAULT_CLIP)
+        clip = env_spec.get("clip_obs") or schema.NORMALIZE_CLIP
+        return ObsNorm(self.observation_space.shape, clip)
 
     def _maker(self, kwargs: dict, render_mode: str | None):
         name = self.name
@@ -224,19 +220,18 @@ class VecEnv:
         if self.screen is not None:
             self.screen.show(render.grid([render.atari_frame(o) for o in obs]))
         ended = self.tracker.add(reward, done)
-        next_obs = self.final_obs(obs, info, done) if ended else obs
+        final = self.final_obs(obs, info, done) if ended else None
         if self.life_loss is not None:
             terminated = terminated | self.life_loss.step(info, done)
         reward = self.learning_reward(reward, done)
-        if self.obs_norm is None:
-            return obs, reward, terminated, truncated, next_obs
         obs = self.observe(obs)
-        next_obs = obs if next_obs is None else self.obs_norm(next_obs)
+        if final is None:  # no episode ended: the next observations are the ones to act on
+            return obs, reward, terminated, truncated, obs
+        next_obs = final if self.obs_norm is None else self.obs_norm(final)
         return obs, reward, terminated, truncated, next_obs
 
-    def final_obs(self, obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndarray | None:
-        """The real next observations (the finished episodes' last ones); None under obs
-        normalisation when no episode ended, meaning: the same as obs."""
+    def final_obs(self, obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndarray:
+        """The real next observations, raw: the finished episodes' last ones where done."""
         next_obs = obs.copy()
         idx = np.flatnonzero(done)
         final = info["final_obs"]  # ale-py: a dense array; gymnasium: an object array

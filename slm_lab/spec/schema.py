@@ -342,6 +342,12 @@ def is_atari(name: str) -> bool:
     return name.startswith(ATARI_PREFIX)
 
 
+def default_vectorization(name: str) -> str:
+    """ale-py's native vector env for Atari; sync for the rest, measured faster than async for
+    classic control, Box2D and MuJoCo (docs/BENCHMARKS.md, vector throughput)."""
+    return "native" if is_atari(name) else "sync"
+
+
 MAX_SESSIONS = 1024  # seeds per trial
 MAX_SEED = 2**31 - 1 - MAX_SESSIONS  # session seeds (random_seed + i) stay valid for numpy
 META_FIELDS = {

@@ -295,8 +295,8 @@ def check_env(env: dict, v: Validator) -> dict:
     env = check_section(env, fields, "env", v, known=_env_passthrough(env, v))
     out = {**S.ENV_DEFAULTS, **(S.ATARI_DEFAULTS if atari else {})}
     out |= env
-    if out["vectorization_mode"] is None:  # sync: measured faster on every family (BENCHMARKS.md)
-        out["vectorization_mode"] = "native" if atari else "sync"
+    if out["vectorization_mode"] is None:
+        out["vectorization_mode"] = S.default_vectorization(out["name"])
     for norm, clip in (("normalize_obs", "clip_obs"), ("normalize_reward", "clip_reward")):
         if out[norm] and out[clip] is None:
             out[clip] = S.NORMALIZE_CLIP
