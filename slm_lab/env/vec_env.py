@@ -50,11 +50,11 @@ class Clock:
 
 
 class ReturnTracker:
-    """Running per-env returns; the last RETURN_WINDOW finished episodes."""
+    """Running per-env returns; the last `window` finished episodes (None: all of them)."""
 
-    def __init__(self, num_envs: int) -> None:
+    def __init__(self, num_envs: int, window: int | None = RETURN_WINDOW) -> None:
         self.running = np.zeros(num_envs, dtype=np.float64)
-        self.returns: deque[float] = deque(maxlen=RETURN_WINDOW)
+        self.returns: deque[float] = deque(maxlen=window)
         self.episodes = 0
 
     def add(self, reward: np.ndarray, done: np.ndarray) -> bool:

@@ -19,7 +19,7 @@ from loguru import logger
 from slm_lab.agent import Agent
 from slm_lab.env.normalize import ObsNorm, from_tensors
 from slm_lab.env.render import Video
-from slm_lab.env.vec_env import Clock, VecEnv, obs_window
+from slm_lab.env.vec_env import Clock, ReturnTracker, VecEnv, obs_window
 from slm_lab.experiment.control import ENV_STATE, seed_everything
 from slm_lab.lib.util import new_folder, write_json
 from slm_lab.spec.errors import SpecError
@@ -107,6 +107,22 @@ def saved_obs_norm(env_spec: dict, model_dir: Path, prefix: str) -> ObsNorm | No
     return norm
 
 
+def play(
+    agent: Agent, env: VecEnv, obs, episodes: int, recorder: Video | None, first=None
+) -> list[float]:
+    """Greedy episodes from `obs`; each frame into the recorder, if any. Closes both."""
+    if recorder is not None:
+        recorder.add(first)
+    while env.tracker.episodes < episodes:
+        obs = env.step(agent.to_env(agent.act(obs, explore=False)))[0]
+        if recorder is not None:
+            recorder.add(env.frame())
+    env.close()
+    if recorder is not None:
+        recorder.close()
+    return list(env.tracker.returns)
+
+
 def enjoy(run: Path, data_root: Path, episodes: int, render: bool, video: bool) -> dict:
     """Play the trained agent; returns {returns, mean, ...}, also written into the new folder."""
     spec = saved_spec(run)
@@ -124,6 +140,7 @@ def enjoy(run: Path, data_root: Path, episodes: int, render: bool, video: bool) 
     env = VecEnv(
         env_spec, clock, num_envs=1, render_mode=mode, window=obs_window(spec), obs_norm=obs_norm
     )
+    env.tracker = ReturnTracker(1, window=None)  # every episode played is reported
     seed_everything(SEED)
     agent = Agent(spec, env, clock, memory=False)
     files = restore_nets(agent, run / "model", prefix)
@@ -131,16 +148,7 @@ def enjoy(run: Path, data_root: Path, episodes: int, render: bool, video: bool) 
     first = env.frame() if video else None  # drawing works before any file is written
     out, _ = new_folder(data_root, f"{name}_enjoy")
     recorder = Video(out / f"{name}_enjoy.mp4") if video else None
-    if recorder is not None:
-        recorder.add(first)
-    while env.tracker.episodes < episodes:
-        obs = env.step(agent.to_env(agent.act(obs, explore=False)))[0]
-        if recorder is not None:
-            recorder.add(env.frame())
-    env.close()
-    if recorder is not None:
-        recorder.close()
-    returns = list(env.tracker.returns)
+    returns = play(agent, env, obs, episodes, recorder, first)
     result = {
         "run": str(run),
         "session": session,
