@@ -4,6 +4,7 @@ Autoreset is SAME_STEP: `step` returns the reset observation for finished envs, 
 observation of their episode separately, so no transition ever crosses an episode boundary.
 """
 
+import signal
 from collections import deque
 from dataclasses import dataclass, field
 from functools import cache
@@ -18,6 +19,8 @@ from slm_lab.env import atari, render
 from slm_lab.env.atari import LifeLoss
 from slm_lab.env.normalize import ObsNorm, RewardNorm
 from slm_lab.env.registry import check_env_id
+from slm_lab.env.snapshot import Restorable, restorable
+from slm_lab.lib.state import Stateful, capture, restore
 from slm_lab.spec import schema
 
 SAME_STEP = AutoresetMode.SAME_STEP
@@ -49,8 +52,10 @@ class Clock:
         return self.frame >= self.max_frame
 
 
-class ReturnTracker:
+class ReturnTracker(Stateful):
     """Running per-env returns; the last `window` finished episodes (None: all of them)."""
+
+    state_attrs = ("running", "returns", "episodes")
 
     def __init__(self, num_envs: int, window: int | None = RETURN_WINDOW) -> None:
         self.running = np.zeros(num_envs, dtype=np.float64)
@@ -161,6 +166,7 @@ class VecEnv:
         self.raw_obs = None  # the last raw observations, which Atari frames are drawn from
         native_screen = native and render_mode == "human"
         self.screen = render.Screen(self.name) if native_screen else None
+        self.restorable = not native and restorable(self.name)
 
     def _build(self, env_spec: dict, render_mode: str | None) -> gym.vector.VectorEnv:
         if self.mode == "native":
@@ -187,15 +193,19 @@ class VecEnv:
             kwargs = {**kwargs, "render_mode": render_mode}
 
         window = self.window
+        wrap = restorable(name)
+        worker = self.mode == "async"
 
         def make() -> gym.Env:
+            if worker:  # Ctrl-C reaches the whole process group: the session decides, not workers
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
             env = gym.make(name, **kwargs)
             if window is not None:
                 # reset refills the stack with zeros, so no window spans two episodes
                 env = gym.wrappers.FrameStackObservation(
                     env, stack_size=window, padding_type="zero"
                 )
-            return env
+            return Restorable(env) if wrap else env
 
         return make
 
@@ -271,6 +281,31 @@ class VecEnv:
             raise ValueError(f"saved env state has {sorted(state)}, this env has {sorted(norms)}")
         for key, norm in norms.items():
             norm.load_state_dict(state[key])
+
+    def snapshot(self) -> dict:
+        """Everything a resume needs: normalisers, returns so far, the action space's RNG, and
+        each env's mid-episode state where the family allows (see `snapshot.Restorable`)."""
+        envs = list(self.env.get_attr("lab_state")) if self.restorable else None
+        return {
+            "norms": capture(self.state_dict()),
+            "tracker": self.tracker.state_dict(),
+            "action_rng": capture(self.env.action_space.np_random),
+            "envs": envs,
+        }
+
+    def restore(self, state: dict) -> bool:
+        """Put a snapshot back (after a reset); True when the envs' episodes were restored too,
+        False when they must start anew (then the unfinished episodes' returns are dropped)."""
+        self.load_state_dict(restore(None, state["norms"], "env"))
+        self.tracker.load_state_dict(state["tracker"])
+        restore(self.env.action_space.np_random, state["action_rng"])
+        if state["envs"] is None or not self.restorable:
+            self.tracker.running[:] = 0.0
+            return False
+        if len(state["envs"]) != self.num_envs:
+            raise ValueError(f"{len(state['envs'])} envs in the checkpoint, {self.num_envs} here")
+        self.env.set_attr("lab_state", state["envs"])
+        return True
 
     def frame(self) -> np.ndarray:
         """Env 0 as an RGB image (built with render_mode "rgb_array", or any Atari env)."""

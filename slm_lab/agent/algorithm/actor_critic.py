@@ -109,6 +109,8 @@ def policy_net(net_spec: dict, shape: tuple, pd, extra_dims: list[int], role: st
 
 
 class ActorCritic(Algorithm):
+    state_attrs = (*Algorithm.state_attrs, "v_stats")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec

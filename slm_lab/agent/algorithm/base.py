@@ -7,14 +7,24 @@ import copy
 
 import numpy as np
 import torch
+from loguru import logger
 from torch import nn
 
 from slm_lab.agent.net import net_util
 from slm_lab.lib.distribution import action_pd
+from slm_lab.lib.state import Stateful
+
+MAX_NONFINITE = 10  # non-finite losses in a row that stop a session
 
 
-class Algorithm:
+class NonFiniteLoss(RuntimeError):
+    """Training diverged: the loss was NaN or infinite in MAX_NONFINITE updates in a row."""
+
+
+class Algorithm(Stateful):
     learns = True  # False: no memory, no training (Random)
+    # what a resume checkpoint holds; subclasses add their own
+    state_attrs = ("nets", "optims", "schedulers", "next_train", "stats", "nonfinite")
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         self.spec = agent_spec["algorithm"]
@@ -29,6 +39,7 @@ class Algorithm:
         self.schedulers: list = []
         self.stats: dict[str, float] = {}
         self.next_train = 0  # off-policy: the frame of the next training round
+        self.nonfinite = 0  # updates skipped in a row for a non-finite loss
 
     @property
     def horizon(self) -> int:
@@ -102,7 +113,12 @@ class Algorithm:
         nets: tuple[str, ...] | None = None,
     ) -> None:
         """One gradient step, with per-net gradient clipping: on every optimizer by default, or
-        on `optims` for the parameters of `nets` (actor and critics stepping apart)."""
+        on `optims` for the parameters of `nets` (actor and critics stepping apart). A non-finite
+        loss skips the step."""
+        if not torch.isfinite(loss):
+            self.skip_update(loss)
+            return
+        self.nonfinite = 0
         groups = list(self.params.values()) if nets is None else [self.params[n] for n in nets]
         for params in groups:
             for p in params:
@@ -117,6 +133,20 @@ class Algorithm:
         for optim in self.optims if optims is None else optims:
             optim.step()
         self.clock.opt_step += 1
+
+    def skip_update(self, loss: torch.Tensor) -> None:
+        """Warn about a skipped update; stop the session after MAX_NONFINITE in a row."""
+        self.nonfinite += 1
+        frame = self.clock.frame
+        logger.warning(
+            f"loss is {loss.item()} at frame {frame}: update skipped "
+            f"({self.nonfinite} of {MAX_NONFINITE} in a row allowed)"
+        )
+        if self.nonfinite >= MAX_NONFINITE:
+            raise NonFiniteLoss(
+                f"training diverged: {MAX_NONFINITE} updates in a row had a non-finite loss "
+                f"(last at frame {frame}); lower the learning rate or set agent.net.clip_grad_val"
+            )
 
     def train_due(self) -> bool:
         """Off-policy cadence: True every `training_frequency` frames from `training_start_step`."""
@@ -143,10 +173,12 @@ class Algorithm:
         return self.optims[0].param_groups[0]["lr"] if self.optims else float("nan")
 
 
-class TargetNets:
+class TargetNets(Stateful):
     """Target copies of online nets (weights and normalisation statistics): moved towards them by
     `polyak_coef` at every call (`update_type: polyak`), or replaced every `update_frequency`
     frames (`replace`)."""
+
+    state_attrs = ("nets", "next_replace")
 
     def __init__(self, net_spec: dict, online: list[nn.Module], clock) -> None:
         self.polyak = net_spec["update_type"] == "polyak"

@@ -64,6 +64,8 @@ class VanillaDQN(QLearner):
 
 
 class DQN(VanillaDQN):
+    state_attrs = (*VanillaDQN.state_attrs, "targets")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         self.targets = TargetNets(self.net_spec, [self.nets["net"]], clock)

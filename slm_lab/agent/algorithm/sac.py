@@ -55,6 +55,9 @@ def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
 
 
 class SoftActorCritic(Algorithm):
+    temperature_attrs = ("updates", "loss_sum", "loss_count", "log_alpha", "alpha_optim", "entropy")
+    state_attrs = (*Algorithm.state_attrs, *temperature_attrs, "target_nets")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
@@ -280,6 +283,8 @@ class SoftActorCritic(Algorithm):
 
 class CrossQ(SoftActorCritic):
     """SAC without target nets: batch-renormalised critics, one joint pass over (s, a), (s', a')."""
+
+    state_attrs = (*Algorithm.state_attrs, *SoftActorCritic.temperature_attrs)
 
     def build_critic(self) -> nn.Module:
         in_shape, n_out = self.q_shape

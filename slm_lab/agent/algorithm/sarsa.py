@@ -21,6 +21,7 @@ EXPLORING = ("epsilon_greedy", "boltzmann")
 
 
 class QLearner(Algorithm):
+    state_attrs = (*Algorithm.state_attrs, "explore_var", "loss_sum", "loss_count")
     """One Q-net with an output per discrete action, an exploration schedule and a policy."""
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:

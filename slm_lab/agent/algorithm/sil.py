@@ -14,13 +14,16 @@ from slm_lab.agent.algorithm.ppo import PPO
 from slm_lab.agent.memory.base import action_dtype, action_shape, obs_dtype
 from slm_lab.agent.memory.onpolicy import torch_dtype
 from slm_lab.lib.math_util import discounted_returns
+from slm_lab.lib.state import Stateful
 
 SIL_BATCH_SIZE = 64  # replay batch when the memory spec gives none
 SIL_MAX_SIZE = 10_000  # replay capacity in steps when the memory spec gives none
 
 
-class EpisodeReplay:
+class EpisodeReplay(Stateful):
     """A ring of (obs, action, return) from finished episodes; unfinished ones wait per env."""
+
+    state_attrs = ("obs", "action", "ret", "head", "count", "pending")
 
     def __init__(self, memory_spec: dict, obs_space, action_space, gamma: float) -> None:
         self.batch_size = memory_spec.get("batch_size") or SIL_BATCH_SIZE
@@ -105,12 +108,16 @@ class SelfImitation:
 
 
 class SIL(SelfImitation, ActorCritic):
+    state_attrs = (*ActorCritic.state_attrs, "sil")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         self.init_sil(agent_spec)
 
 
 class PPOSIL(SelfImitation, PPO):
+    state_attrs = (*PPO.state_attrs, "sil")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         self.init_sil(agent_spec)

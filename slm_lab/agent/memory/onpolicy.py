@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from slm_lab.agent.memory.base import ITEM_BYTES, Layout, check_fits
+from slm_lab.lib.state import Stateful
 
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int64): torch.int64}
 
@@ -22,12 +23,14 @@ def rollout_bytes(layout: Layout) -> int:
     return (layout.horizon + 1) * layout.num_envs * step_bytes
 
 
-class OnPolicyBatchReplay:
+class OnPolicyBatchReplay(Stateful):
     """Rollout storage: obs has horizon + 1 rows (the last is the bootstrap observation).
 
     `final_obs[t, n]` holds the real last observation where env n was truncated at step t, so the
     learner can bootstrap from it; the next row of `obs` is then the reset observation.
     """
+
+    state_attrs = ("obs", "final_obs", "action", "reward", "terminated", "truncated", "t")
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
         horizon, num_envs = layout.horizon, layout.num_envs
@@ -83,13 +86,15 @@ class OnPolicyBatchReplay:
         return batch
 
 
-class OnPolicyReplay:
+class OnPolicyReplay(Stateful):
     """Whole episodes: ready once `training_frequency` episodes have ended (over all envs).
 
     A batch is the finished episodes laid end to end, flat over steps: obs, action, reward,
     next_obs (the real next observation, also at truncation), terminated, truncated. Episodes
     still running stay for the next batch.
     """
+
+    state_attrs = ("running", "done")
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
         self.device = layout.device

@@ -15,14 +15,18 @@ import torch
 
 from slm_lab.agent.memory.base import ITEM_BYTES, Layout, check_fits, to_device
 from slm_lab.agent.memory.sum_tree import SumTree
+from slm_lab.lib.state import Stateful
 from slm_lab.spec.errors import SpecError
 
 SEED_RANGE = 2**31
 
 
-class Replay:
+class Replay(Stateful):
     """Uniform sampling with replacement; `use_cer` also puts the newest vector step in every batch
     (combined experience replay, Zhang & Sutton 2017)."""
+
+    arrays = ("frames", "action", "reward", "terminated", "truncated", "first")
+    state_attrs = (*arrays, "finals", "starts", "head", "count", "new_episode", "rng")
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
         self.batch_size = memory_spec["batch_size"]
@@ -70,6 +74,11 @@ class Replay:
         act_bytes = max(1, math.prod(layout.action_shape)) * layout.action_dtype.itemsize
         slot_bytes = frame_bytes + act_bytes + ITEM_BYTES + 2  # reward+terminated, two flags
         return (self.capacity + layout.frame_stack) * layout.num_envs * slot_bytes
+
+    @property
+    def stored_bytes(self) -> int:
+        """The memory a checkpoint of this replay takes."""
+        return sum(getattr(self, name).nbytes for name in self.arrays)
 
     @property
     def size(self) -> int:
@@ -175,6 +184,8 @@ class PrioritizedReplay(Replay):
     Importance-sampling weights (N P(i))^-beta / max over the batch, with beta annealed linearly
     from its spec value to 1 at the last frame (the original lab had no such correction).
     """
+
+    state_attrs = (*Replay.state_attrs, "tree", "max_priority")
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
         super().__init__(memory_spec, layout)

@@ -2,16 +2,20 @@
 
 import numpy as np
 
+from slm_lab.lib.state import Stateful
+
 FAN_OUT = 64  # children per node: 3 levels hold 262k priorities, 4 levels 16.8M
 
 
-class SumTree:
+class SumTree(Stateful):
     """Leaf i holds priority p_i; every node above holds the sum of its FAN_OUT children.
 
     `find(u)` returns the leaf where the running sum of priorities first exceeds u, so a uniform u
     in [0, total) picks leaf i with probability p_i / total. A wide tree keeps the levels few, and
     each level is one vectorised gather and sum for the whole batch.
     """
+
+    state_attrs = ("levels", "root")  # restored in place: the block views stay valid
 
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
