@@ -1,5 +1,7 @@
 """The `slm-lab` command. Heavy imports (torch, gymnasium) happen inside commands that need them."""
 
+import re
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -16,11 +18,12 @@ from slm_lab.spec.names import MODES
 DEMO_FILE = ROOT / "spec" / "demo.json"
 DEMO_NAME = "ppo_cartpole_demo"
 DATA_DIR = Path("data")
-RUNNABLE_MODES = ("dev", "train", "enjoy@DIR", "enjoy@latest")
+RUNNABLE_MODES = ("dev", "train", "train@DIR", "train@latest", "enjoy@DIR", "enjoy@latest")
 LATER_MODES = {"search": "search mode (Ray Tune + ASHA) is not available yet"}
 ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
+RUN_FOLDER = re.compile(r"\d{4}_\d{2}_\d{2}_\d{6}")  # the timestamp ending a run folder's name
 VALUE_OPTIONS = ("-s", "--set", "--log-level")
 HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 
@@ -46,8 +49,8 @@ def check_mode(mode: str) -> str:
         raise SpecError(f"{LATER_MODES[base]}; runnable modes", "MODE", RUNNABLE_MODES)
     if base == "enjoy" and "@" not in mode:
         raise SpecError("enjoy replays a trained run: give it as enjoy@data/<run> or enjoy@latest")
-    if base != "enjoy" and "@" in mode:
-        raise SpecError("resuming a run (train@...) is not available yet", "MODE", RUNNABLE_MODES)
+    if base not in ("enjoy", "train") and "@" in mode:
+        raise SpecError(f"{base} cannot resume a run", "MODE", RUNNABLE_MODES)
     return base
 
 
@@ -73,6 +76,9 @@ def run(
     ] = ENJOY_EPISODES,
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
     strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="train@: resume even if the spec has changed.")
+    ] = False,
 ) -> None:
     """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
     if spec_file is None:
@@ -93,16 +99,53 @@ def run(
             logger.warning(f"{loaded.file} [{spec_name}] {warning}")
         control = import_control()
         try:
-            metrics = control.start(loaded.spec, loaded.file, base_mode, render, level, DATA_DIR)
+            if "@" in mode:
+                run_dir = find_run(mode.split("@", 1)[1], loaded.spec["name"])
+                metrics = control.resume(loaded.spec, run_dir, level, force)
+            else:
+                metrics = control.start(
+                    loaded.spec, loaded.file, base_mode, render, level, DATA_DIR
+                )
         except SpecError as e:
             raise e.locate(str(loaded.file), spec_name) from None
     except SpecError as e:
         raise fail(str(e)) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", EXIT_INTERRUPT) from None
+    except KeyboardInterrupt as e:
+        raise fail(interrupted(e, spec_file, spec_name, sets), stop_code(e)) from None
     except SessionsFailed as e:
         raise fail(str(e), 1) from None
     logger.debug(f"trial metrics: {metrics}")
+
+
+def find_run(target: str, name: str) -> Path:
+    """train@latest: the newest run folder of this spec name; train@DIR: that folder."""
+    if target != "latest":
+        run = Path(target)
+        if not run.is_dir():
+            raise SpecError(f"run folder {target} does not exist", "MODE")
+        return run
+    runs = sorted(DATA_DIR.glob(f"{name}_[0-9]*"), key=lambda p: p.stat().st_mtime)
+    runs = [p for p in runs if p.is_dir() and RUN_FOLDER.fullmatch(p.name[len(name) + 1 :])]
+    if not runs:
+        raise SpecError(f"no run of {name} in {DATA_DIR}/ to resume", "MODE")
+    return runs[-1]
+
+
+def stop_code(e: KeyboardInterrupt) -> int:
+    return getattr(e, "exit_code", EXIT_INTERRUPT)
+
+
+def interrupted(
+    e: KeyboardInterrupt, spec_file: str, spec_name: str, sets: list[str] | None
+) -> str:
+    """What was stopped, and the command that resumes it."""
+    run_dir = getattr(e, "run_dir", None)
+    signame = getattr(e, "name", "SIGINT")
+    if run_dir is None:
+        return f"interrupted by {signame}"
+    options = "".join(f" -s {shlex.quote(s)}" for s in sets or [])
+    command = f"slm-lab run{options} {shlex.quote(spec_file)} {spec_name} train@{run_dir}"
+    return f"interrupted by {signame}; checkpoints saved; resume with: {command}"
 
 
 def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:

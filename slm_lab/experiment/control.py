@@ -1,11 +1,15 @@
 """Session (one seed: env + agent + loop + checkpoints) and Trial (max_session seeds, then metrics)."""
 
 import csv
+import io
+import json
 import math
 import os
 import random
 import secrets
+import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -16,13 +20,17 @@ import torch
 from loguru import logger
 
 from slm_lab.agent import Agent
+from slm_lab.agent.algorithm.base import NonFiniteLoss
 from slm_lab.agent.distributed import attach, check_distributed, share
 from slm_lab.env.normalize import to_tensors
 from slm_lab.env.vec_env import DEFAULT_GAMMA, Clock, ReturnTracker, VecEnv, obs_window
-from slm_lab.experiment import SessionsFailed, analysis
+from slm_lab.experiment import SessionsFailed, analysis, checkpoint, interrupt
+from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.progress import Progress
-from slm_lab.lib.util import cpu_count, git_info, new_folder, versions, write_json
+from slm_lab.lib.state import Stateful, capture, restore
+from slm_lab.lib.util import cpu_count, git_info, new_folder, versions, write_atomic, write_json
+from slm_lab.spec import schema
 from slm_lab.spec.errors import SpecError
 
 COLUMNS = (
@@ -45,9 +53,12 @@ EVAL_SEED_OFFSET = 1_000_003  # eval envs draw seeds apart from the training env
 MODEL_WRITE_INTERVAL_S = 60.0  # model files are rewritten at most this often, and at the end
 SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than several
 SEED_RANGE = 2**31 - 1
-EXIT_INTERRUPTED = 130  # a session process stopped by Ctrl-C
-STOP_GRACE_S = 30.0  # time an interrupted session gets to save before it is terminated
+EXIT_INTERRUPTED = 130  # a session process stopped by Ctrl-C or SIGTERM after saving
+STOP_GRACE_S = 60.0  # time an interrupted session gets to save before it is killed
+POLL_S = 0.5  # how often a trial waiting on its sessions looks for a stop request
 ENV_STATE = "env_state"  # model files of the env normalisers' statistics
+MAX_SHOWN = 5  # changed keys named when a resume is refused
+CKPT_COST_RATIO = 20  # a resume checkpoint waits 20x its last write time: under 5% of the run
 
 
 @dataclass(frozen=True)
@@ -61,6 +72,7 @@ class RunContext:
     render: bool = False
     log_level: str = "INFO"
     live: bool = False
+    resume: bool = False  # continue sessions from their resume checkpoints
 
     def prefix(self, session: int | None = None) -> str:
         base = f"{self.name}_t{self.trial}"
@@ -78,6 +90,12 @@ class RunContext:
     def log_dir(self) -> Path:
         return self.run_dir / "log"
 
+    def resume_file(self, session: int) -> Path:
+        return self.model_dir / f"{self.prefix(session)}_{checkpoint.RESUME}.pt"
+
+    def metrics_file(self, session: int) -> Path:
+        return self.info_dir / f"{self.prefix(session)}_session_metrics_scalar.json"
+
     def make_dirs(self) -> None:
         for sub in ("info", "model", "log", "graph"):
             (self.run_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -90,34 +108,61 @@ def seed_everything(seed: int) -> None:
 
 
 class Table:
-    """A session table, one CSV line written per checkpoint as it comes."""
+    """A session table, rewritten whole and atomically at every row (a reader, or a crash, never
+    sees half a line). On resume it starts from the rows up to the checkpoint's frame."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, upto: int | None = None) -> None:
         self.path = path
-        self.rewards: list[float] = []
-        self.file = path.open("w", newline="")
-        self.writer = csv.writer(self.file)
-        self.writer.writerow(COLUMNS)
-        self.file.flush()  # a run stopped before its first checkpoint still has a readable table
+        self.lines = self.read(upto) if upto is not None else []
+        self.rewards = [float(line[COLUMNS.index("total_reward")]) for line in self.lines]
+        self.write()  # a run stopped before its first checkpoint still has a readable table
+
+    def read(self, upto: int) -> list[list[str]]:
+        """The saved lines with frame <= upto (later ones are redone by the resumed session)."""
+        if not self.path.exists():
+            return []
+        with self.path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows or tuple(rows[0]) != COLUMNS:
+            raise checkpoint.CheckpointError(self.path, "the session table has other columns")
+        return [line for line in rows[1:] if line and int(line[0]) <= upto]
 
     def moving_average(self) -> float:
         window = [r for r in self.rewards[-MA_WINDOW:] if not math.isnan(r)]
         return sum(window) / len(window) if window else float("nan")
 
     def append(self, row: dict) -> dict:
-        """Fill total_reward_ma from this table's history, write the line, return the row."""
+        """Fill total_reward_ma from this table's history, write the table, return the row."""
         self.rewards.append(row["total_reward"])
         row = {**row, "total_reward_ma": self.moving_average()}
-        self.writer.writerow([row[c] for c in COLUMNS])
-        self.file.flush()
+        self.lines.append([str(row[c]) for c in COLUMNS])
+        self.write()
         return row
 
-    def close(self) -> None:
-        self.file.close()
+    def write(self) -> None:
+        out = io.StringIO()
+        csv.writer(out).writerows([COLUMNS, *self.lines])
+        write_atomic(self.path, out.getvalue())
 
 
-class Session:
-    """One seed: builds env and agent, runs the loop to max_frame, checkpoints every log_frequency."""
+class Session(Stateful):
+    """One seed: builds env and agent, runs the loop to max_frame, checkpoints every log_frequency.
+
+    With `ctx.resume` and a resume checkpoint on disk, it continues from there: same weights,
+    optimizer moments, replay, RNG states, envs mid-episode (where restorable) and table rows.
+    """
+
+    # besides algorithm, memory, env and RNG: what a resume checkpoint holds of the session
+    state_attrs = (
+        "best_ma",
+        "best",
+        "best_env",
+        "evals",
+        "last_eval",
+        "last",
+        "next_log",
+        "next_eval",
+    )
 
     def __init__(
         self, spec: dict, ctx: RunContext, index: int, seed: int, shared: dict | None = None
@@ -147,8 +192,7 @@ class Session:
         if shared is not None:
             attach(self.agent.algorithm, shared, meta["distributed"])
         self.log_freq, self.eval_freq = meta["log_frequency"], meta["eval_frequency"]
-        self.train_table = Table(ctx.info_dir / f"{self.prefix}_session_df_train.csv")
-        self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv")
+        self.next_log, self.next_eval = self.log_freq, self.eval_freq
         self.best_ma = -math.inf
         self.best: dict[str, dict] = {}
         self.best_env: dict[str, torch.Tensor] = {}
@@ -156,6 +200,12 @@ class Session:
         self.last = {"frame": 0, "wall_t": 0.0}
         self.evals, self.last_eval = 0, 0
         self.stats: dict[str, float] = {}  # the algorithm's report at the last checkpoint
+        self.keep_replay = checkpoint.keeps_replay(self.agent.memory, meta)
+        self.next_ckpt_t = 0.0
+        self.saved = self.load_resume() if ctx.resume else None
+        upto = self.clock.frame if self.saved is not None else None
+        self.train_table = Table(ctx.info_dir / f"{self.prefix}_session_df_train.csv", upto)
+        self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv", upto)
         self.progress = Progress(f"s{index}", self.clock.max_frame, ctx.live)
         tb_on = meta["tensorboard"] if meta["tensorboard"] is not None else ctx.mode == "dev"
         self.tb = self.tensorboard() if tb_on else None
@@ -175,30 +225,120 @@ class Session:
         """Train to max_frame; returns the session metrics."""
         try:
             self.loop()
+        except NonFiniteLoss:
+            raise  # the files on disk are from before the fault: keep them
         except BaseException:
-            self.write_models()  # what was learned so far survives a crash or Ctrl-C
+            self.write_models()  # what was learned so far survives a crash
             raise
         return self.finish()
 
     def loop(self) -> None:
         agent, env, clock = self.agent, self.env, self.clock
-        obs = env.reset(seed=self.seed)
-        next_log, next_eval = self.log_freq, self.eval_freq
+        obs = self.first_obs()
         while not clock.done:
             action = agent.act(obs)
             next_obs, reward, terminated, truncated, real_next = env.step(agent.to_env(action))
             agent.update(obs, action, reward, real_next, terminated, truncated)
             obs = next_obs
-            if clock.frame >= next_log:
-                self.checkpoint()
-                next_log = (clock.frame // self.log_freq + 1) * self.log_freq
-            if self.eval_env is not None and clock.frame >= next_eval:
-                self.evaluate()
-                next_eval = (clock.frame // self.eval_freq + 1) * self.eval_freq
+            if self.log_due():
+                self.save_resume(obs)
+            if interrupt.requested():
+                self.stop(obs)
         if self.last["frame"] != clock.frame:
             self.checkpoint()
         if self.eval_env is not None and self.last_eval != clock.frame:
             self.evaluate()
+        self.save_resume(obs, force=True)
+
+    def log_due(self) -> bool:
+        """The checkpoint row and the evaluation when their frame has come; True if any ran."""
+        frame, logged = self.clock.frame, False
+        if frame >= self.next_log:
+            self.checkpoint()
+            self.next_log = (frame // self.log_freq + 1) * self.log_freq
+            logged = True
+        if self.eval_env is not None and frame >= self.next_eval:
+            self.evaluate()
+            self.next_eval = (frame // self.eval_freq + 1) * self.eval_freq
+            logged = True
+        return logged
+
+    def stop(self, obs: np.ndarray) -> None:
+        """Ctrl-C or SIGTERM: save everything at this step, then leave."""
+        signum = interrupt.requested()
+        self.save_resume(obs, force=True)
+        self.write_models()
+        logger.warning(
+            f"Session {self.index} stopped by {signal.Signals(signum).name} at frame "
+            f"{self.clock.frame}; checkpoint {self.ctx.resume_file(self.index)}"
+        )
+        raise Interrupted(signum)
+
+    # resume checkpoint
+
+    def save_resume(self, obs: np.ndarray, force: bool = False) -> None:
+        """The resume checkpoint, unless the last one was written too recently for its cost."""
+        start = self.clock.wall_t
+        if not force and start < self.next_ckpt_t:
+            return
+        algo, memory = self.agent.algorithm, self.agent.memory
+        state = {
+            "format": checkpoint.FORMAT,
+            "frame": self.clock.frame,
+            "opt_step": self.clock.opt_step,
+            "wall_t": start,
+            "algorithm": algo.state_dict(),
+            "memory": memory.state_dict() if self.keep_replay else None,
+            "env": self.env.snapshot(),
+            "obs": capture(obs),
+            "rng": checkpoint.rng_state(),
+            "session": self.state_dict(),
+        }
+        checkpoint.save(state, self.ctx.resume_file(self.index))
+        self.next_ckpt_t = start + CKPT_COST_RATIO * (self.clock.wall_t - start)
+
+    def load_resume(self) -> dict | None:
+        """Load the resume checkpoint into agent, memory, clock and session (the env and RNG
+        follow in first_obs, after the envs' reset); None when this session has none yet."""
+        path = self.ctx.resume_file(self.index)
+        if not path.exists():
+            return None
+        state = checkpoint.check(checkpoint.load(path), path)
+        self.clock.frame, self.clock.opt_step = state["frame"], state["opt_step"]
+        self.clock.start -= state["wall_t"]
+        checkpoint.load_into(self.agent.algorithm, state["algorithm"], path, "the algorithm")
+        checkpoint.load_into(self, state["session"], path, "the session state")
+        self.restore_memory(state["memory"], path)
+        logger.info(f"Session {self.index} resumes at frame {self.clock.frame} from {path}")
+        return state
+
+    def restore_memory(self, saved: dict | None, path: Path) -> None:
+        memory, algo = self.agent.memory, self.agent.algorithm
+        if saved is not None:
+            checkpoint.load_into(memory, saved, path, "the memory")
+        elif memory is not None:  # the replay was too big to save: refill it before training
+            start = self.spec["agent"]["algorithm"].get("training_start_step", 0)
+            algo.next_train = self.clock.frame + start
+            logger.warning(
+                f"the checkpoint has no replay: training resumes at frame {algo.next_train}"
+            )
+
+    def first_obs(self) -> np.ndarray:
+        """Reset the envs; on resume, put back their state (or start new episodes where the env
+        family cannot be restored), then the RNG states."""
+        obs = self.env.reset(seed=self.seed)
+        saved, self.saved = self.saved, None
+        if saved is None:
+            return obs
+        if self.env.restore(saved["env"]):
+            obs = restore(None, saved["obs"])
+        else:
+            logger.info(f"{self.env.name} cannot be restored mid-episode: its episodes restart")
+            obs = self.env.reset(seed=self.seed + self.clock.frame)
+        checkpoint.set_rng_state(saved["rng"])
+        return obs
+
+    # rows, evaluation, model files
 
     def row(self, total_reward: float, episodes: int) -> dict:
         frame, wall_t = self.clock.frame, self.clock.wall_t
@@ -263,14 +403,14 @@ class Session:
         the env normalisers' statistics the weights were trained on, when there are any."""
         model_dir, prefix = self.ctx.model_dir, self.prefix
         for name, net in self.agent.nets.items():
-            save_atomic(net.state_dict(), model_dir / f"{prefix}_{name}_model.pt")
+            checkpoint.save(net.state_dict(), model_dir / f"{prefix}_{name}_model.pt")
         for name, state in self.best.items():
-            save_atomic(state, model_dir / f"{prefix}_ckpt-best_{name}_model.pt")
+            checkpoint.save(state, model_dir / f"{prefix}_ckpt-best_{name}_model.pt")
         env_state = to_tensors(self.env.state_dict())
         if env_state:
-            save_atomic(env_state, model_dir / f"{prefix}_{ENV_STATE}.pt")
+            checkpoint.save(env_state, model_dir / f"{prefix}_{ENV_STATE}.pt")
         if self.best_env:
-            save_atomic(self.best_env, model_dir / f"{prefix}_ckpt-best_{ENV_STATE}.pt")
+            checkpoint.save(self.best_env, model_dir / f"{prefix}_ckpt-best_{ENV_STATE}.pt")
         self.last_write = self.clock.wall_t
 
     def check_weights_changed(self) -> None:
@@ -283,8 +423,6 @@ class Session:
     def finish(self) -> dict:
         self.write_models()
         self.progress.close()
-        for table in (self.train_table, self.eval_table):
-            table.close()
         if self.tb is not None:
             self.tb.close()
         self.env.close()
@@ -295,12 +433,6 @@ class Session:
         write_json(self.ctx.info_dir / f"{self.prefix}_session_metrics_scalar.json", metrics)
         logger.info(f"Session {self.index} done | {analysis.fmt_metrics(metrics)}")
         return metrics
-
-
-def save_atomic(obj: object, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def set_threads(agent_nets: dict, threads: int) -> None:
@@ -321,67 +453,78 @@ def session_process(
     spec: dict, ctx: RunContext, index: int, threads: int, shared: dict | None
 ) -> None:
     """Entry point of a session's own process: its log file, and an exit code for the trial."""
+    interrupt.install()
     lab_logger.setup(ctx.log_level, ctx.log_dir / f"{ctx.prefix(index)}.log")
     try:
         run_session(spec, ctx, index, threads, shared)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    except (NonFiniteLoss, SpecError) as e:
+        logger.error(f"Session {index} failed: {e}")
+        sys.exit(1)
     except Exception:
         logger.exception(f"Session {index} failed")
         sys.exit(1)
 
 
 class Trial:
-    """max_session sessions with distinct seeds, each in its own process, at most one per core."""
+    """max_session sessions with distinct seeds, each in its own process, at most one per core.
+    Resuming, sessions that finished are left alone and the others continue."""
 
     def __init__(self, spec: dict, ctx: RunContext) -> None:
         self.spec, self.ctx = spec, ctx
         self.shared = global_nets(spec) if spec["meta"]["distributed"] else None
 
     def run(self) -> dict:
-        n = self.spec["meta"]["max_session"]
-        workers = min(n, cpu_count())
+        n, ctx = self.spec["meta"]["max_session"], self.ctx
+        finished = [i for i in range(n) if ctx.resume and ctx.metrics_file(i).exists()]
+        todo = [i for i in range(n) if i not in finished]
+        if finished:
+            logger.info(f"sessions {finished} had finished: left as they are")
+        workers = max(1, min(len(todo), cpu_count()))
         threads = max(1, cpu_count() // workers)
         run = self.run_inline if workers == 1 else self.run_parallel
-        return self.finish(run(n, workers, threads))
+        return self.finish(sorted(finished + run(todo, workers, threads)))
 
-    def run_inline(self, n: int, workers: int, threads: int) -> list[int]:
+    def run_inline(self, todo: list[int], workers: int, threads: int) -> list[int]:
         """Sessions one after another in this process (one session, or one core)."""
         done = []
-        for i in range(n):
+        for i in todo:
             try:
                 run_session(self.spec, self.ctx, i, threads, self.shared)
                 done.append(i)
+            except (NonFiniteLoss, SpecError) as e:
+                logger.error(f"Session {i} failed: {e}")
             except Exception:  # a crashed session must not lose the others
                 logger.exception(f"Session {i} failed")
         return done
 
-    def run_parallel(self, n: int, workers: int, threads: int) -> list[int]:
+    def run_parallel(self, todo: list[int], workers: int, threads: int) -> list[int]:
         """Up to `workers` session processes at a time; returns the sessions that finished.
-        On Ctrl-C, running sessions save and stop, and no new one starts."""
+        On a stop request, running sessions save and stop, and no new one starts."""
         mp = torch.multiprocessing.get_context("spawn")  # passes shared tensors by handle
-        pending, running, done = list(range(n)), {}, []
-        try:
-            while pending or running:
-                while pending and len(running) < workers:
-                    i = pending.pop(0)
-                    args = (self.spec, self.ctx, i, threads, self.shared)
-                    running[i] = mp.Process(target=session_process, args=args, name=f"session-{i}")
-                    running[i].start()
-                wait([p.sentinel for p in running.values()])
-                for i, proc in list(running.items()):
-                    if proc.exitcode is None:
-                        continue
-                    del running[i]
-                    if proc.exitcode == 0:
-                        done.append(i)
-                    elif proc.exitcode == EXIT_INTERRUPTED:
-                        raise KeyboardInterrupt
-                    else:
-                        logger.error(f"Session {i} failed: see {self.ctx.log_dir}")
-        except KeyboardInterrupt:
-            stop(running.values())
-            raise
+        pending, running, done = list(todo), {}, []
+        while pending or running:
+            while pending and len(running) < workers and not interrupt.requested():
+                i = pending.pop(0)
+                args = (self.spec, self.ctx, i, threads, self.shared)
+                running[i] = mp.Process(target=session_process, args=args, name=f"session-{i}")
+                running[i].start()
+            if interrupt.requested():
+                stop(running.values())
+            wait([p.sentinel for p in running.values()], timeout=POLL_S)
+            for i, proc in list(running.items()):
+                if proc.exitcode is None:
+                    continue
+                del running[i]
+                if proc.exitcode == 0:
+                    done.append(i)
+                elif proc.exitcode == EXIT_INTERRUPTED:
+                    interrupt.request(signal.SIGTERM)  # one session stopped: the trial stops
+                else:
+                    logger.error(f"Session {i} failed: see {self.ctx.log_dir}")
+            if interrupt.requested() and not running:
+                raise Interrupted(interrupt.requested())
         return done
 
     def finish(self, done: list[int]) -> dict:
@@ -414,11 +557,17 @@ def global_nets(spec: dict) -> dict:
 
 
 def stop(procs) -> None:
-    """Let interrupted sessions save (they got the same SIGINT), then end any still running."""
+    """Pass the stop request on to running sessions (a SIGTERM to the trial reaches it alone),
+    give them STOP_GRACE_S to save, then kill any still running."""
+    procs = list(procs)
+    for proc in procs:
+        if proc.is_alive():
+            os.kill(proc.pid, signal.SIGTERM)
     for proc in procs:
         proc.join(STOP_GRACE_S)
         if proc.is_alive():
-            proc.terminate()
+            logger.error(f"{proc.name} did not stop within {STOP_GRACE_S:.0f} s: killed")
+            proc.kill()
             proc.join()
 
 
@@ -439,8 +588,9 @@ def record(spec: dict, spec_file: Path) -> dict:
     return spec
 
 
-def preflight(spec: dict) -> None:
-    """Build a one-env copy of the env and the agent, so build errors surface before any file."""
+def preflight(spec: dict, check: Callable[[Agent], None] | None = None) -> None:
+    """Build a one-env copy of the env and the agent, so build errors surface before any file;
+    `check` then looks at the agent (resume: do the checkpoints fit it?)."""
     check_distributed(spec)
     clock = Clock(spec["env"]["max_frame"], 1)
     try:
@@ -448,7 +598,9 @@ def preflight(spec: dict) -> None:
     except (TypeError, ValueError, AssertionError, gym.error.Error) as e:  # envs assert on args
         raise SpecError(f"gymnasium could not make {spec['env']['name']}: {e}", "env") from e
     try:
-        Agent(spec, env, clock)
+        agent = Agent(spec, env, clock)
+        if check is not None:
+            check(agent)
     finally:
         env.close()
 
@@ -463,17 +615,113 @@ def start(
     spec = record(spec, spec_file)
     name = spec["name"]
     run_dir, spec["meta"]["timestamp"] = new_folder(data_root, name)
-    ctx = RunContext(
+    ctx = context(spec, run_dir, mode, render, log_level)
+    ctx.make_dirs()
+    lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
+    write_specs(spec, ctx)
+    logger.info(f"Running {name} ({mode}): {ctx.run_dir}")
+    return run_trial(spec, ctx)
+
+
+def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> dict:
+    """Continue the unfinished sessions of run_dir from their checkpoints (train@DIR)."""
+    saved = read_saved_spec(run_dir, spec["name"])
+    spec = resumed_spec(spec, saved, force)
+    ctx = context(spec, run_dir, "train", False, log_level, resume=True)
+    preflight(spec, lambda agent: check_checkpoints(agent, ctx, spec["meta"]["max_session"]))
+    ctx.make_dirs()
+    lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
+    if spec != saved:
+        write_specs(spec, ctx)
+    logger.info(f"Resuming {spec['name']}: {run_dir}")
+    return run_trial(spec, ctx)
+
+
+def context(
+    spec: dict, run_dir: Path, mode: str, render: bool, log_level: str, resume: bool = False
+) -> RunContext:
+    return RunContext(
         mode=mode,
         run_dir=run_dir,
-        name=name,
+        name=spec["name"],
         render=render,
         log_level=log_level,
         live=os.isatty(2) and spec["meta"]["max_session"] == 1,
+        resume=resume,
     )
-    ctx.make_dirs()
-    lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
-    write_json(ctx.run_dir / f"{name}_spec.json", spec)
+
+
+def write_specs(spec: dict, ctx: RunContext) -> None:
+    write_json(ctx.run_dir / f"{ctx.name}_spec.json", spec)
     write_json(ctx.run_dir / f"{ctx.prefix()}_spec.json", spec)
-    logger.info(f"Running {name} ({mode}): {ctx.run_dir}")
-    return Trial(spec, ctx).run()
+
+
+def run_trial(spec: dict, ctx: RunContext) -> dict:
+    """The trial, with Ctrl-C and SIGTERM turned into a clean stop that names the run folder."""
+    with interrupt.catching():
+        try:
+            return Trial(spec, ctx).run()
+        except Interrupted as e:
+            e.run_dir = ctx.run_dir
+            raise
+
+
+def read_saved_spec(run_dir: Path, name: str) -> dict:
+    path = run_dir / f"{name}_spec.json"
+    if not path.is_file():
+        raise SpecError(f"{run_dir} holds no {path.name}: not a run of spec {name!r}", "MODE")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise SpecError(f"cannot read {path}: {e}", "MODE") from None
+
+
+def comparable(spec: dict) -> dict[str, object]:
+    """The spec's leaves by dotted path, without what the lab records into a run."""
+    flat = flatten(json.loads(json.dumps(spec, default=str)))
+    recorded = tuple(f"meta.{k}" for k in (*schema.RECORDED_META, "random_seed"))
+    return {k: v for k, v in flat.items() if not k.startswith(recorded)}
+
+
+def flatten(node: object, prefix: str = "") -> dict[str, object]:
+    if not isinstance(node, dict) or not node:
+        return {prefix: node}
+    out: dict[str, object] = {}
+    for key, value in node.items():
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def resumed_spec(spec: dict, saved: dict, force: bool) -> dict:
+    """The saved spec, or with --force the new one (seeds and provenance kept from the run)."""
+    new, old = comparable(spec), comparable(saved)
+    seed = spec["meta"].get("random_seed")
+    if seed is not None and seed != saved["meta"].get("random_seed"):
+        new["meta.random_seed"] = seed
+    changed = sorted(k for k in new.keys() | old.keys() if new.get(k, None) != old.get(k, None))
+    if not changed:
+        return saved
+    shown = ", ".join(f"{k} ({old.get(k)!r} -> {new.get(k)!r})" for k in changed[:MAX_SHOWN])
+    if not force:
+        raise SpecError(
+            f"the spec differs from the run's saved spec at {shown}; "
+            "resume with --force to continue under the new values",
+            "MODE",
+        )
+    logger.warning(f"resuming with a changed spec: {shown}")
+    meta = spec["meta"]
+    for key in (*schema.RECORDED_META, "random_seed"):
+        meta[key] = saved["meta"].get(key)
+    meta["session_seeds"] = [meta["random_seed"] + i for i in range(meta["max_session"])]
+    return spec
+
+
+def check_checkpoints(agent: Agent, ctx: RunContext, n: int) -> None:
+    """Every unfinished session's checkpoint is readable and fits the spec's nets (read lazily:
+    the replay in it is not loaded here)."""
+    for i in range(n):
+        path = ctx.resume_file(i)
+        if ctx.metrics_file(i).exists() or not path.exists():
+            continue
+        state = checkpoint.check(checkpoint.load(path, mmap=True), path)
+        checkpoint.load_into(agent.algorithm, state["algorithm"], path, "the algorithm")

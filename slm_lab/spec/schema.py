@@ -361,6 +361,7 @@ META_FIELDS = {
     "distributed": Field("any", choices=names.DISTRIBUTED),
     "random_seed": Field("int", nullable=True, low=0, high=MAX_SEED),
     "tensorboard": Field("bool", nullable=True),
+    "checkpoint_replay": Field("bool", nullable=True),
     # written by the lab into a run's saved spec
     "session_seeds": Field("list", nullable=True),
     "git_sha": Field("str", nullable=True),
@@ -379,4 +380,8 @@ META_DEFAULTS: dict[str, Any] = {
     "distributed": False,
     "random_seed": None,
     "tensorboard": None,
+    "checkpoint_replay": None,  # null: when the replay is under REPLAY_CHECKPOINT_GIB
 }
+REPLAY_CHECKPOINT_GIB = 4  # the largest replay a resume checkpoint holds by default
+# keys the lab writes into a run's saved spec: a resumed spec may differ from the saved one there
+RECORDED_META = ("session_seeds", "git_sha", "git_dirty", "versions", "spec_file", "timestamp")

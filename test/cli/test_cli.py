@@ -58,6 +58,7 @@ def test_train_run_writes_the_run_folder(tmp_path: Path, tiny_spec_file: Path):
         "tiny_t0_s0_ckpt-best_actor_model.pt",
         "tiny_t0_s0_ckpt-best_critic_model.pt",
         "tiny_t0_s0_critic_model.pt",
+        "tiny_t0_s0_resume.pt",
     ]
     import torch
 
@@ -159,7 +160,8 @@ def test_conv_net_on_vector_observations_refused(tmp_path: Path):
     [
         (("tiny", "fly"), ("unknown mode 'fly'", "allowed: dev, train, search, enjoy")),
         (("tiny", "search"), ("search mode", "not available yet")),
-        (("tiny", "train@latest"), ("resuming",)),
+        (("tiny", "train@latest"), ("no run of tiny in data/ to resume",)),
+        (("tiny", "dev@latest"), ("dev cannot resume a run",)),
         (("nope", "train"), ("spec 'nope' is not in the file; allowed: tiny",)),
         (("tiny", "train", "--log-level", "LOUD"), ("unknown log level 'LOUD'",)),
         (("tiny", "train", "-s", "novalue"), ("-s/--set expects key=value",)),

@@ -52,7 +52,8 @@ def test_ctrl_c_stops_the_trial_and_starts_no_new_session(tmp_path: Path):
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=CHECKPOINT_WAIT_S)
     assert proc.returncode == 130, stderr
-    assert stderr.strip().endswith("error: interrupted")
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith("error: interrupted by SIGINT") and "train@data/long_" in last
     (run,) = info.iterdir()
     assert not (run / "info" / "long_t0_s2_session_df_train.csv").exists()  # never started
     models = {p.name for p in (run / "model").iterdir()}
