@@ -13,13 +13,13 @@ import os
 import re
 from pathlib import Path
 
-import torch
 from loguru import logger
 
 from slm_lab.agent import Agent
 from slm_lab.env.normalize import ObsNorm, from_tensors
 from slm_lab.env.render import Video
 from slm_lab.env.vec_env import Clock, ReturnTracker, VecEnv, obs_window
+from slm_lab.experiment import checkpoint
 from slm_lab.experiment.control import ENV_STATE, seed_everything
 from slm_lab.lib.util import new_folder, write_json
 from slm_lab.spec.errors import SpecError
@@ -64,13 +64,6 @@ def best_session(run: Path, name: str) -> int:
     return max(scores, key=scores.get) if scores else 0
 
 
-def load(path: Path) -> dict:
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError) as e:
-        raise SpecError(f"cannot read model file {path}: {e}", "MODE") from e
-
-
 def model_file(model_dir: Path, prefix: str, what: str) -> Path | None:
     """The best checkpoint's `what` file (`net_model`, `env_state`), else the latest, else None."""
     for path in (model_dir / f"{prefix}_ckpt-best_{what}.pt", model_dir / f"{prefix}_{what}.pt"):
@@ -86,10 +79,7 @@ def restore_nets(agent: Agent, model_dir: Path, prefix: str) -> list[str]:
         path = model_file(model_dir, prefix, f"{name}_model")
         if path is None:
             raise SpecError(f"no model file for net {name!r} of {prefix} in {model_dir}", "MODE")
-        try:
-            net.load_state_dict(load(path))
-        except RuntimeError as e:
-            raise SpecError(f"{path} does not fit the net {name!r}: {e}", "MODE") from e
+        checkpoint.load_into(net, checkpoint.load(path), path, f"net {name!r}")
         used.append(path.name)
     return used
 
@@ -99,7 +89,7 @@ def saved_obs_norm(env_spec: dict, model_dir: Path, prefix: str) -> ObsNorm | No
     if not env_spec["normalize_obs"]:
         return None
     path = model_file(model_dir, prefix, ENV_STATE)
-    state = from_tensors(load(path)).get("obs_norm") if path else None
+    state = from_tensors(checkpoint.load(path)).get("obs_norm") if path else None
     if state is None:
         raise SpecError(f"{model_dir} holds no observation statistics for {prefix}", "MODE")
     norm = ObsNorm(state["mean"].shape, env_spec["clip_obs"])

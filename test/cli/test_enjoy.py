@@ -86,3 +86,19 @@ def test_best_session_is_the_highest_score_and_nan_never_wins(tmp_path: Path):
     assert best_session(tmp_path, "x") == 2
     (info / "x_t0_s2_session_metrics_scalar.json").unlink()
     assert best_session(tmp_path, "x") == 3
+
+
+def test_enjoy_refuses_a_corrupt_model_file_by_name(trained, tmp_path: Path):
+    import shutil
+
+    cwd, run = trained
+    copy = shutil.copytree(run, tmp_path / "data" / run.name)
+    shutil.copy(cwd / "spec.json", tmp_path / "spec.json")
+    for model in (copy / "model").glob("*_model.pt"):
+        model.write_bytes(b"\x00garbage")
+    result = run_cli("run", "spec.json", "tiny", f"enjoy@{copy}", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: ") and f"{copy}/model/tiny_t0_s" in last
+    assert "unreadable" in last
+    assert [d.name for d in run_dirs(tmp_path)] == [run.name]  # no enjoy folder left behind
