@@ -182,3 +182,18 @@ def test_resume_of_a_missing_run_is_refused(tmp_path: Path):
     assert "no run of ppo" in last
     last = refusal(run_cli("run", str(path), "ppo", "train@data/nope", cwd=tmp_path))
     assert "data/nope does not exist" in last
+
+
+@pytest.mark.slow
+def test_box2d_resume_restarts_episodes_and_keeps_the_curve(tmp_path: Path):
+    raw = tiny_ppo(max_frame=30_000, random_seed=4)
+    raw["env"]["name"] = "LunarLander-v3"
+    path = write_spec(tmp_path, {"lunar": raw})
+    stderr, code = interrupt(tmp_path, path, "lunar", signal.SIGINT, group=True)
+    assert code == 130, stderr
+    result = run_cli(*resume_command(stderr), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "LunarLander-v3 cannot be restored mid-episode: its episodes restart" in result.stderr
+    (run,) = run_dirs(tmp_path)
+    frames = table(run, "lunar")["frame"].astype(int)
+    assert frames.tolist() == list(range(500, 30_001, 500))
