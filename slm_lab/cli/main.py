@@ -3,6 +3,7 @@
 import re
 import shlex
 import sys
+import traceback
 from pathlib import Path
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from slm_lab import ROOT, __version__
 from slm_lab.experiment import SessionsFailed
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.logger import logger
+from slm_lab.lib.redact import redact
 from slm_lab.spec import SpecError, load_spec
 from slm_lab.spec.names import MODES
 
@@ -161,6 +163,8 @@ def import_control():
     try:
         from slm_lab.experiment import control
     except ImportError as e:
+        if (e.name or "").startswith("slm_lab"):
+            raise  # our own import error: a bug, not a missing install
         raise SpecError(
             f"training needs the ml dependencies ({e.name} is missing): run `uv sync`"
         ) from e
@@ -200,4 +204,8 @@ def normalize_argv(argv: list[str]) -> list[str]:
 
 
 def entry() -> None:
-    app(args=normalize_argv(sys.argv[1:]), prog_name="slm-lab")
+    try:
+        app(args=normalize_argv(sys.argv[1:]), prog_name="slm-lab")
+    except Exception:  # a bug: its traceback, secrets redacted, and exit code 1
+        sys.stderr.write(redact(traceback.format_exc()))
+        sys.exit(1)

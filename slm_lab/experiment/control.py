@@ -28,6 +28,7 @@ from slm_lab.experiment import SessionsFailed, analysis, checkpoint, interrupt
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.progress import Progress
+from slm_lab.lib.redact import redact
 from slm_lab.lib.state import Stateful, capture, restore
 from slm_lab.lib.util import cpu_count, git_info, new_folder, versions, write_atomic, write_json
 from slm_lab.spec import schema
@@ -678,7 +679,7 @@ def read_saved_spec(run_dir: Path, name: str) -> dict:
 
 def comparable(spec: dict) -> dict[str, object]:
     """The spec's leaves by dotted path, without what the lab records into a run."""
-    flat = flatten(json.loads(json.dumps(spec, default=str)))
+    flat = flatten(json.loads(redact(json.dumps(spec, default=str))))  # saved specs hold ***
     recorded = tuple(f"meta.{k}" for k in (*schema.RECORDED_META, "random_seed"))
     return {k: v for k, v in flat.items() if not k.startswith(recorded)}
 

@@ -12,6 +12,7 @@ from typing import Any
 import pendulum
 
 from slm_lab import ROOT
+from slm_lab.lib.redact import redact
 
 TIMESTAMP_FORMAT = "YYYY_MM_DD_HHmmss"
 FOLDER_RETRY_S = 0.1  # wait before trying a run folder name again (names change each second)
@@ -47,7 +48,9 @@ def available_memory() -> int:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temp file and rename, so readers never see half a file."""
+    """Write through a temp file and rename, so readers never see half a file. Secrets from the
+    environment are redacted."""
+    text = redact(text)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
@@ -56,6 +59,7 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 def write_json(path: Path, data: Any) -> None:
+    """data as indented JSON, secrets redacted (see write_atomic)."""
     write_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 

@@ -3,6 +3,8 @@
 from collections.abc import Iterable
 from difflib import get_close_matches
 
+from slm_lab.lib.redact import redact
+
 
 def suggest(word: str, options: Iterable[str]) -> str | None:
     """The closest option to a misspelt word, if any is close."""
@@ -15,7 +17,7 @@ def fmt_allowed(allowed: Iterable[object]) -> str:
 
 
 class SpecError(ValueError):
-    """A spec that cannot run. str() is the one line the CLI prints."""
+    """A spec that cannot run. str() is the one line the CLI prints (secrets redacted)."""
 
     def __init__(
         self,
@@ -46,7 +48,7 @@ class SpecError(ValueError):
         msg = f"{head.strip()} {self.problem}" if where or self.path else self.problem
         if self.allowed:
             msg += f"; allowed: {fmt_allowed(self.allowed)}"
-        return msg
+        return redact(msg)
 
 
 def unknown_name(kind: str, value: object, path: str, allowed: Iterable[str]) -> SpecError:
