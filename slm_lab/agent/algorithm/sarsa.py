@@ -21,12 +21,19 @@ EXPLORING = ("epsilon_greedy", "boltzmann")
 
 
 class QLearner(Algorithm):
-    state_attrs = (*Algorithm.state_attrs, "explore_var", "loss_sum", "loss_count")
     """One Q-net with an output per discrete action, an exploration schedule and a policy."""
+
+    state_attrs = (*Algorithm.state_attrs, "explore_var", "loss_sum", "loss_count")
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
+        if self.pd.continuous:
+            raise SpecError(
+                f"{s['name']} learns a Q-value per discrete action; {env.name} has continuous "
+                "actions (use SoftActorCritic, CrossQ or PPO there)",
+                "agent.algorithm.name",
+            )
         if s["action_policy"] in EXPLORING and not s["explore_var_spec"]:
             raise SpecError(
                 f"{s['action_policy']} needs explore_var_spec (its epsilon or temperature)",

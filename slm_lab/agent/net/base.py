@@ -18,6 +18,12 @@ class HeadNet(nn.Module):
         )
         out_act = net_spec.get("out_layer_activation")
         acts = out_act if isinstance(out_act, list) else [out_act] * len(out_dims)
+        if len(acts) != len(out_dims):
+            raise SpecError(
+                f"a list of {len(acts)} activations for a net with {len(out_dims)} output heads: "
+                "give one per head, or one name for all",
+                "agent.net.out_layer_activation",
+            )
         self.out_acts = nn.ModuleList(net_util.activation(a) for a in acts)
         self.single = len(out_dims) == 1
 
