@@ -431,7 +431,7 @@ class Session(Stateful):
             self.eval_env.close()
         df = analysis.read_table(self.eval_table.path)
         metrics = analysis.session_metrics(df, self.spec["env"]["name"])
-        write_json(self.ctx.info_dir / f"{self.prefix}_session_metrics_scalar.json", metrics)
+        write_json(self.ctx.metrics_file(self.index), metrics)
         logger.info(f"Session {self.index} done | {analysis.fmt_metrics(metrics)}")
         return metrics
 

@@ -73,36 +73,21 @@ def test_replay_restores_to_identical_samples(cls):
         assert torch.equal(a, b)  # same sampling RNG, same priorities
 
 
+def add_step(mem: OnPolicyReplay, i: float, done: bool) -> None:
+    """One env step s=i -> s'=i+1 with reward 1, ending the episode when `done`."""
+    obs, nxt = np.array([[i]], np.float32), np.array([[i + 1.0]], np.float32)
+    mem.add(obs, np.array([1]), np.array([1.0]), nxt, np.array([done]), np.array([False]))
+
+
 def test_on_policy_episodes_restore():
     mem = OnPolicyReplay({}, layout(num_envs=1, horizon=2))
     for i in range(3):
-        mem.add(
-            *(np.array([[float(i)]], np.float32),),
-            np.array([1]),
-            np.array([1.0]),
-            np.array([[i + 1.0]], np.float32),
-            np.array([i == 1]),
-            np.array([False]),
-        )
+        add_step(mem, float(i), done=i == 1)
     fresh = OnPolicyReplay({}, layout(num_envs=1, horizon=2))
     fresh.load_state_dict(through_disk(mem.state_dict()))
     assert len(fresh.done) == 1 and len(fresh.running[0]) == 1
-    mem.add(
-        np.array([[9.0]], np.float32),
-        np.array([0]),
-        np.array([1.0]),
-        np.array([[10.0]], np.float32),
-        np.array([True]),
-        np.array([False]),
-    )
-    fresh.add(
-        np.array([[9.0]], np.float32),
-        np.array([0]),
-        np.array([1.0]),
-        np.array([[10.0]], np.float32),
-        np.array([True]),
-        np.array([False]),
-    )
+    for m in (mem, fresh):
+        add_step(m, 9.0, done=True)
     for a, b in zip(mem.sample().values(), fresh.sample().values(), strict=True):
         assert torch.equal(a, b)
 
