@@ -59,7 +59,7 @@ STOP_GRACE_S = 60.0  # time an interrupted session gets to save before it is kil
 POLL_S = 0.5  # how often a trial waiting on its sessions looks for a stop request
 ENV_STATE = "env_state"  # model files of the env normalisers' statistics
 MAX_SHOWN = 5  # changed keys named when a resume is refused
-CKPT_COST_RATIO = 20  # a resume checkpoint waits 20x its last write time: under 5% of the run
+CKPT_COST_RATIO = 50  # a resume checkpoint waits 50x its last write time: under 2% of the run
 
 
 @dataclass(frozen=True)

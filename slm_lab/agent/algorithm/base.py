@@ -4,6 +4,7 @@ Subclasses write their learning rule in `train` and their action choice in `act`
 """
 
 import copy
+import math
 
 import numpy as np
 import torch
@@ -115,7 +116,7 @@ class Algorithm(Stateful):
         """One gradient step, with per-net gradient clipping: on every optimizer by default, or
         on `optims` for the parameters of `nets` (actor and critics stepping apart). A non-finite
         loss skips the step."""
-        if not torch.isfinite(loss):
+        if not math.isfinite(loss.item()):  # one host sync, cheaper than torch.isfinite on CPU
             self.skip_update(loss)
             return
         self.nonfinite = 0
