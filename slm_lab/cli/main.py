@@ -1,6 +1,5 @@
 """The `slm-lab` command. Heavy imports (torch, gymnasium) happen inside commands that need them."""
 
-import re
 import shlex
 import sys
 import traceback
@@ -14,6 +13,7 @@ from slm_lab.experiment import SessionsFailed
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.logger import logger
 from slm_lab.lib.redact import redact
+from slm_lab.lib.util import find_run
 from slm_lab.spec import SpecError, load_spec
 from slm_lab.spec.names import MODES
 
@@ -25,7 +25,6 @@ LATER_MODES = {"search": "search mode (Ray Tune + ASHA) is not available yet"}
 ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
-RUN_FOLDER = re.compile(r"\d{4}_\d{2}_\d{2}_\d{6}")  # the timestamp ending a run folder's name
 VALUE_OPTIONS = ("-s", "--set", "--log-level")
 HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 
@@ -102,7 +101,8 @@ def run(
         control = import_control()
         try:
             if "@" in mode:
-                run_dir = find_run(mode.split("@", 1)[1], loaded.spec["name"])
+                target = mode.split("@", 1)[1]
+                run_dir = find_run(target, DATA_DIR, "resume", loaded.spec["name"])
                 metrics = control.resume(loaded.spec, run_dir, level, force)
             else:
                 metrics = control.start(
@@ -117,20 +117,6 @@ def run(
     except SessionsFailed as e:
         raise fail(str(e), 1) from None
     logger.debug(f"trial metrics: {metrics}")
-
-
-def find_run(target: str, name: str) -> Path:
-    """train@latest: the newest run folder of this spec name; train@DIR: that folder."""
-    if target != "latest":
-        run = Path(target)
-        if not run.is_dir():
-            raise SpecError(f"run folder {target} does not exist", "MODE")
-        return run
-    runs = sorted(DATA_DIR.glob(f"{name}_[0-9]*"), key=lambda p: p.stat().st_mtime)
-    runs = [p for p in runs if p.is_dir() and RUN_FOLDER.fullmatch(p.name[len(name) + 1 :])]
-    if not runs:
-        raise SpecError(f"no run of {name} in {DATA_DIR}/ to resume", "MODE")
-    return runs[-1]
 
 
 def stop_code(e: KeyboardInterrupt) -> int:
@@ -155,7 +141,7 @@ def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:
     import_control()
     from slm_lab.experiment import enjoy
 
-    enjoy.enjoy(enjoy.find_run(target, DATA_DIR), DATA_DIR, episodes, render, video)
+    enjoy.enjoy(find_run(target, DATA_DIR, "enjoy"), DATA_DIR, episodes, render, video)
 
 
 def import_control():

@@ -24,26 +24,9 @@ from slm_lab.experiment.control import ENV_STATE, seed_everything
 from slm_lab.lib.util import new_folder, write_json
 from slm_lab.spec.errors import SpecError
 
-LATEST = "latest"
 TRIAL_SPEC = re.compile(r"_t\d+_spec\.json$")
 SESSION_METRICS = re.compile(r"_s(\d+)_session_metrics_scalar\.json$")
 SEED = 0
-
-
-def find_run(target: str, data_root: Path) -> Path:
-    """`latest` (the newest run folder under data_root) or a run folder's path."""
-    if target == LATEST:
-        runs = sorted(
-            (p for p in data_root.glob("*_*") if p.is_dir() and "_enjoy_" not in p.name),
-            key=lambda p: p.stat().st_mtime,
-        )
-        if not runs:
-            raise SpecError(f"no run folder in {data_root}/ to enjoy", "MODE")
-        return runs[-1]
-    run = Path(target)
-    if not run.is_dir():
-        raise SpecError(f"run folder {target} does not exist", "MODE")
-    return run
 
 
 def saved_spec(run: Path) -> dict:
