@@ -19,6 +19,7 @@ from slm_lab.spec.errors import SpecError
 TIMESTAMP_FORMAT = "YYYY_MM_DD_HHmmss"
 FOLDER_RETRY_S = 0.1  # wait before trying a run folder name again (names change each second)
 GIB = 2**30
+FILE_MODE = 0o644  # files the lab writes: readable by others, as open() would make them
 RUN_STAMP = re.compile(r"_\d{4}_\d{2}_\d{2}_\d{6}$")  # the timestamp ending a run folder's name
 LATEST = "latest"
 VERSIONED = ("slm-lab", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "torcharc", "ray")
@@ -81,6 +82,7 @@ def write_atomic(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     with os.fdopen(fd, "w") as f:
         f.write(text)
+    os.chmod(tmp, FILE_MODE)  # mkstemp's files are private (0600)
     os.replace(tmp, path)
 
 
