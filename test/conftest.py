@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+# PNG export starts a browser (about 2.5 s a run): off here, on in the tests of graphs (PNG=1)
+os.environ.setdefault("SLM_LAB_PNG", "0")
+PNG = {"SLM_LAB_PNG": "1"}
 
 TEST_DIR = Path(__file__).parent
 REPO = TEST_DIR.parent
@@ -18,9 +21,12 @@ CLI = Path(sys.executable).parent / "slm-lab"
 CLI_TIMEOUT_S = 300
 
 
-def run_cli(*args: str, cwd: Path, timeout: int = CLI_TIMEOUT_S) -> subprocess.CompletedProcess:
-    """The installed `slm-lab` console script, as a user runs it."""
-    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+def run_cli(
+    *args: str, cwd: Path, timeout: int = CLI_TIMEOUT_S, **env_vars: str
+) -> subprocess.CompletedProcess:
+    """The installed `slm-lab` console script, as a user runs it (env_vars added to its
+    environment)."""
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", **env_vars}
     return subprocess.run(
         [str(CLI), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout, env=env
     )

@@ -20,6 +20,7 @@ from slm_lab.spec.names import MODES
 DEMO_FILE = ROOT / "spec" / "demo.json"
 DEMO_NAME = "ppo_cartpole_demo"
 DATA_DIR = Path("data")
+PLOT_DIR = DATA_DIR / "plots"
 RUNNABLE_MODES = ("dev", "train", "train@DIR", "train@latest", "enjoy@DIR", "enjoy@latest")
 LATER_MODES = {"search": "search mode (Ray Tune + ASHA) is not available yet"}
 ENJOY_EPISODES = 4
@@ -155,6 +156,74 @@ def import_control():
             f"training needs the ml dependencies ({e.name} is missing): run `uv sync`"
         ) from e
     return control
+
+
+@app.command()
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. data/ppo_cartpole_<time>.")],
+) -> None:
+    """Rebuild a run's metrics and graphs from its files (finished or interrupted runs)."""
+    from slm_lab.experiment import analysis
+
+    lab_logger.setup()
+    try:
+        results = analysis.analyze(run_dir)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    typer.echo(f"{len(results)} trial(s) analyzed; graphs in {run_dir / 'graph'}")
+
+
+@app.command()
+def plot(
+    folders: Annotated[
+        str, typer.Option("--folders", "-f", help="Run folders, comma-separated: A,B,...")
+    ],
+    title: Annotated[str | None, typer.Option("--title", "-t", help="Graph title.")] = None,
+    legends: Annotated[
+        str | None, typer.Option("--legends", "-l", help="One legend per folder, comma-separated.")
+    ] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = PLOT_DIR,
+) -> None:
+    """Several runs' scores on one graph (mean ± std over sessions, one color per algorithm)."""
+    from slm_lab.experiment import analysis
+
+    lab_logger.setup()
+    dirs = [Path(f) for f in split(folders)]
+    try:
+        html = analysis.plot(dirs, title, split(legends) if legends else None, out)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    png = html.with_suffix(".png")
+    typer.echo(f"wrote {html}" + (f" and {png}" if png.exists() else ""))
+
+
+@app.command("plot-list")
+def plot_list(
+    root: Annotated[Path, typer.Argument(help="Folder holding the runs.")] = DATA_DIR,
+) -> None:
+    """The local runs, and whether they finished."""
+    from slm_lab.experiment import analysis
+
+    lab_logger.setup()
+    runs = analysis.list_runs(root)
+    if not runs:
+        typer.echo(f"no runs in {root}")
+        return
+    typer.echo(format_runs(runs))
+
+
+def split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def format_runs(runs: list[dict]) -> str:
+    """An aligned table: run, trials, sessions done, frames, total_reward_ma, status."""
+    rows = [{**r, "total_reward_ma": f"{r['total_reward_ma']:.2f}"} for r in runs]
+    keys = list(rows[0])
+    widths = {k: max(len(k), *(len(str(r[k])) for r in rows)) for k in keys}
+    lines = ["  ".join(k.ljust(widths[k]) for k in keys)]
+    lines += ["  ".join(str(r[k]).ljust(widths[k]) for k in keys) for r in rows]
+    return "\n".join(line.rstrip() for line in lines)
 
 
 def version_callback(value: bool) -> None:

@@ -60,42 +60,31 @@ POLL_S = 0.5  # how often a trial waiting on its sessions looks for a stop reque
 ENV_STATE = "env_state"  # model files of the env normalisers' statistics
 MAX_SHOWN = 5  # changed keys named when a resume is refused
 CKPT_COST_RATIO = 50  # a resume checkpoint waits 50x its last write time: under 2% of the run
+GRAPH_COST_RATIO = 50  # so do the HTML graphs
+TB_TAGS = {  # TensorBoard scalar per table column
+    "total_reward": "return",
+    "total_reward_ma": "return_ma",
+    "loss": "loss",
+    "entropy": "entropy",
+    "lr": "lr",
+    "fps": "fps",
+    "explore_var": "explore_var",
+}
+TB_FLUSH_S = 30  # TensorBoard's writer thread flushes this often (and at every checkpoint)
 
 
-@dataclass(frozen=True)
-class RunContext:
+@dataclass(frozen=True, kw_only=True)
+class RunContext(analysis.RunPaths):
     """Everything a run needs besides its spec: mode, paths, flags. No global state."""
 
     mode: str
-    run_dir: Path
-    name: str
-    trial: int = 0
     render: bool = False
     log_level: str = "INFO"
     live: bool = False
     resume: bool = False  # continue sessions from their resume checkpoints
 
-    def prefix(self, session: int | None = None) -> str:
-        base = f"{self.name}_t{self.trial}"
-        return base if session is None else f"{base}_s{session}"
-
-    @property
-    def info_dir(self) -> Path:
-        return self.run_dir / "info"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / "model"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.run_dir / "log"
-
     def resume_file(self, session: int) -> Path:
         return self.model_dir / f"{self.prefix(session)}_{checkpoint.RESUME}.pt"
-
-    def metrics_file(self, session: int) -> Path:
-        return self.info_dir / f"{self.prefix(session)}_session_metrics_scalar.json"
 
     def make_dirs(self) -> None:
         for sub in ("info", "model", "log", "graph"):
@@ -202,20 +191,29 @@ class Session(Stateful):
         self.evals, self.last_eval = 0, 0
         self.stats: dict[str, float] = {}  # the algorithm's report at the last checkpoint
         self.keep_replay = checkpoint.keeps_replay(self.agent.memory, meta)
-        self.next_ckpt_t = 0.0
+        self.next_ckpt_t = self.next_graph_t = 0.0
         self.saved = self.load_resume() if ctx.resume else None
         upto = self.clock.frame if self.saved is not None else None
         self.train_table = Table(ctx.info_dir / f"{self.prefix}_session_df_train.csv", upto)
         self.eval_table = Table(ctx.info_dir / f"{self.prefix}_session_df_eval.csv", upto)
         self.progress = Progress(f"s{index}", self.clock.max_frame, ctx.live)
-        tb_on = meta["tensorboard"] if meta["tensorboard"] is not None else ctx.mode == "dev"
-        self.tb = self.tensorboard() if tb_on else None
+        self.tb = self.tensorboard() if meta["tensorboard"] is not False else None
         self.initial = self.snapshot() if ctx.mode == "dev" else None
 
     def tensorboard(self):
+        """Scalars under log/tensorboard/<prefix>; resumed, the steps after the checkpoint
+        that the first run had already logged are purged."""
         from torch.utils.tensorboard import SummaryWriter
 
-        return SummaryWriter(log_dir=str(self.ctx.log_dir / "tensorboard" / self.prefix))
+        purge = self.clock.frame + 1 if self.saved is not None else None
+        log_dir = self.ctx.log_dir / "tensorboard" / self.prefix
+        return SummaryWriter(log_dir=str(log_dir), purge_step=purge, flush_secs=TB_FLUSH_S)
+
+    def log_scalars(self, row: dict, group: str = "") -> None:
+        for col, tag in TB_TAGS.items():
+            value = row[col]
+            if math.isfinite(value):
+                self.tb.add_scalar(f"{group}{tag}", value, row["frame"])
 
     def snapshot(self) -> dict[str, list[torch.Tensor]]:
         return {
@@ -269,6 +267,7 @@ class Session(Stateful):
         signum = interrupt.requested()
         self.save_resume(obs, force=True)
         self.write_models()
+        self.write_graphs(force=True)
         logger.warning(
             f"Session {self.index} stopped by {signal.Signals(signum).name} at frame "
             f"{self.clock.frame}; checkpoint {self.ctx.resume_file(self.index)}"
@@ -296,6 +295,8 @@ class Session(Stateful):
             "session": self.state_dict(),
         }
         checkpoint.save(state, self.ctx.resume_file(self.index))
+        if self.tb is not None:
+            self.tb.flush()
         self.next_ckpt_t = start + CKPT_COST_RATIO * (self.clock.wall_t - start)
 
     def load_resume(self) -> dict | None:
@@ -370,8 +371,8 @@ class Session(Stateful):
         self.last = {"frame": row["frame"], "wall_t": row["wall_t"]}
         self.progress.update(row)
         if self.tb is not None:
-            for key in COLUMNS[2:]:
-                self.tb.add_scalar(key, row[key], row["frame"])
+            self.log_scalars(row)
+        self.write_graphs()
         if self.initial is not None and self.clock.opt_step:
             self.check_weights_changed()
 
@@ -385,6 +386,8 @@ class Session(Stateful):
             obs = env.step(self.agent.to_env(self.agent.act(obs, explore=False)))[0]
         row = self.eval_table.append(self.row(env.tracker.total_reward, env.tracker.episodes))
         self.last_eval = self.clock.frame
+        if self.tb is not None:
+            self.log_scalars(row, "eval/")
         self.save_models(row["total_reward_ma"])
 
     def save_models(self, score: float) -> None:
@@ -414,6 +417,17 @@ class Session(Stateful):
             checkpoint.save(self.best_env, model_dir / f"{prefix}_ckpt-best_{ENV_STATE}.pt")
         self.last_write = self.clock.wall_t
 
+    def write_graphs(self, force: bool = False) -> None:
+        """The session's HTML graph (and session 0's view of the trial so far), unless the last
+        ones were written too recently for their cost."""
+        start = self.clock.wall_t
+        if not force and start < self.next_graph_t:
+            return
+        analysis.write_session_graph(self.ctx, self.spec, self.index)
+        if self.index == 0 and self.spec["meta"]["max_session"] > 1:
+            analysis.write_trial_graph(self.ctx, self.spec, self.ctx.sessions())
+        self.next_graph_t = start + GRAPH_COST_RATIO * (self.clock.wall_t - start)
+
     def check_weights_changed(self) -> None:
         for name, before in self.initial.items():
             after = list(self.agent.nets[name].parameters())
@@ -429,9 +443,8 @@ class Session(Stateful):
         self.env.close()
         if self.eval_env is not None:
             self.eval_env.close()
-        df = analysis.read_table(self.eval_table.path)
-        metrics = analysis.session_metrics(df, self.spec["env"]["name"])
-        write_json(self.ctx.metrics_file(self.index), metrics)
+        self.write_graphs(force=True)
+        metrics = analysis.write_session_metrics(self.ctx, self.spec, self.index)
         logger.info(f"Session {self.index} done | {analysis.fmt_metrics(metrics)}")
         return metrics
 
@@ -478,7 +491,8 @@ class Trial:
 
     def run(self) -> dict:
         n, ctx = self.spec["meta"]["max_session"], self.ctx
-        finished = [i for i in range(n) if ctx.resume and ctx.metrics_file(i).exists()]
+        max_frame = self.spec["env"]["max_frame"]
+        finished = [i for i in range(n) if ctx.resume and analysis.finished(ctx, i, max_frame)]
         todo = [i for i in range(n) if i not in finished]
         if finished:
             logger.info(f"sessions {finished} had finished: left as they are")
@@ -532,12 +546,7 @@ class Trial:
         ctx, n = self.ctx, self.spec["meta"]["max_session"]
         if not done:
             raise SessionsFailed(f"every session of trial {ctx.trial} failed: see {ctx.log_dir}")
-        dfs = [
-            analysis.read_table(ctx.info_dir / f"{ctx.prefix(i)}_session_df_eval.csv") for i in done
-        ]
-        metrics = analysis.trial_metrics(dfs, self.spec["env"]["name"])
-        metrics["sessions"] = len(done)
-        write_json(ctx.run_dir / f"{ctx.prefix()}_trial_metrics_scalar.json", metrics)
+        metrics = analysis.report_trial(ctx, self.spec, done)
         logger.info(f"trial_metrics: {analysis.fmt_metrics(metrics)}")
         logger.info(f"Trial {ctx.trial} done | {ctx.run_dir}")
         if len(done) < n:
@@ -629,7 +638,7 @@ def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> dict:
     saved = read_saved_spec(run_dir, spec["name"])
     spec = resumed_spec(spec, saved, force)
     ctx = context(spec, run_dir, "train", False, log_level, resume=True)
-    preflight(spec, lambda agent: check_checkpoints(agent, ctx, spec["meta"]["max_session"]))
+    preflight(spec, lambda agent: check_checkpoints(agent, ctx, spec))
     ctx.make_dirs()
     lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
     if spec != saved:
@@ -717,12 +726,13 @@ def resumed_spec(spec: dict, saved: dict, force: bool) -> dict:
     return spec
 
 
-def check_checkpoints(agent: Agent, ctx: RunContext, n: int) -> None:
+def check_checkpoints(agent: Agent, ctx: RunContext, spec: dict) -> None:
     """Every unfinished session's checkpoint is readable and fits the spec's nets (read lazily:
     the replay in it is not loaded here)."""
-    for i in range(n):
+    max_frame = spec["env"]["max_frame"]
+    for i in range(spec["meta"]["max_session"]):
         path = ctx.resume_file(i)
-        if ctx.metrics_file(i).exists() or not path.exists():
+        if analysis.finished(ctx, i, max_frame) or not path.exists():
             continue
         state = checkpoint.check(checkpoint.load(path, mmap=True), path)
         checkpoint.load_into(agent.algorithm, state["algorithm"], path, "the algorithm")

@@ -65,7 +65,9 @@ def test_train_run_writes_the_run_folder(tmp_path: Path, tiny_spec_file: Path):
     state = torch.load(run / "model" / "tiny_t0_s0_actor_model.pt", weights_only=True)
     assert state["heads.0.weight"].shape == (2, 32)
     assert "trial_metrics:" in (run / "log" / "tiny_t0.log").read_text()
-    assert not (run / "log" / "tensorboard").exists()  # train mode: tensorboard off by default
+    assert list((run / "log" / "tensorboard" / "tiny_t0_s0").iterdir())  # on by default
+    graphs = {p.name for p in (run / "graph").iterdir()}
+    assert {"tiny_t0_s0_session_graph.html", "tiny_t0_trial_graph.html", "plotly.min.js"} <= graphs
 
 
 def test_short_form_set_dev_mode(tmp_path: Path):
@@ -79,7 +81,6 @@ def test_short_form_set_dev_mode(tmp_path: Path):
     saved = json.loads((run / "tiny_acrobot_spec.json").read_text())
     assert saved["env"]["name"] == "Acrobot-v1"
     assert saved["meta"]["max_session"] == 1  # dev: one session
-    assert list((run / "log" / "tensorboard").iterdir())  # dev: tensorboard on
 
 
 @pytest.mark.parametrize("before", [True, False])

@@ -1,6 +1,7 @@
 """Interrupt a real CLI run (SIGINT, SIGTERM), resume it with train@, and compare it row for row
 with the same seeded run left alone: every column but the clock's, as text."""
 
+import json
 import os
 import shlex
 import signal
@@ -61,7 +62,11 @@ def resume_command(stderr: str) -> list[str]:
     return shlex.split(last.split("resume with: slm-lab ", 1)[1])
 
 
-def check_resume(tmp_path: Path, raw: dict, name: str, sig: int, group: bool) -> None:
+def check_resume(
+    tmp_path: Path, raw: dict, name: str, sig: int, group: bool, analyze: bool = False
+) -> None:
+    """Interrupt, (optionally analyze the interrupted run,) resume, and compare with a run
+    left alone."""
     sessions = raw["meta"]["max_session"]
     path = write_spec(tmp_path, {name: raw})
     stderr, code = interrupt(tmp_path, path, name, sig, group, sessions)
@@ -71,6 +76,9 @@ def check_resume(tmp_path: Path, raw: dict, name: str, sig: int, group: bool) ->
     for s in range(sessions):
         assert (run / "model" / f"{name}_t0_s{s}_resume.pt").is_file()
         assert not (run / "info" / f"{name}_t0_s{s}_session_metrics_scalar.json").exists()
+        assert (run / "graph" / f"{name}_t0_s{s}_session_graph.html").is_file()
+    if analyze:
+        check_analyze(run, name, raw["env"]["max_frame"])
     result = run_cli(*resume_command(stderr), cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "resumes at frame" in result.stderr
@@ -85,11 +93,35 @@ def check_resume(tmp_path: Path, raw: dict, name: str, sig: int, group: bool) ->
         frames = resumed["frame"].astype(int)
         assert (frames.diff().dropna() == log_frequency).all()  # no gap, no repeat
         pd.testing.assert_frame_equal(resumed, table(alone, name, s))
+        check_tensorboard(run, name, s)
+
+
+def check_analyze(run: Path, name: str, max_frame: int) -> None:
+    """Retro analysis of an interrupted run writes its metrics and graphs so far; the sessions
+    stay unfinished for the resume."""
+    result = run_cli("analyze", str(run), cwd=run.parent)
+    assert result.returncode == 0, result.stderr[-3000:]
+    metrics = json.loads((run / "info" / f"{name}_t0_s0_session_metrics_scalar.json").read_text())
+    assert 0 < metrics["frame"] < max_frame
+    assert (run / f"{name}_t0_trial_metrics_scalar.json").is_file()
+    assert (run / "graph" / f"{name}_t0_trial_graph.html").is_file()
+
+
+def check_tensorboard(run: Path, name: str, session: int) -> None:
+    """The resumed session's TensorBoard curve has each table row once: the steps the first run
+    logged after its checkpoint were purged."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "log" / "tensorboard" / f"{name}_t0_s{session}"))
+    events.Reload()
+    steps = [e.step for e in events.Scalars("return_ma")]
+    frames = pd.read_csv(run / "info" / f"{name}_t0_s{session}_session_df_train.csv")["frame"]
+    assert steps == frames.tolist()
 
 
 def test_sigint_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
     raw = tiny_ppo(max_frame=60_000, random_seed=11)
-    check_resume(tmp_path, raw, "ppo", signal.SIGINT, group=True)
+    check_resume(tmp_path, raw, "ppo", signal.SIGINT, group=True, analyze=True)
 
 
 @pytest.mark.slow
