@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The graphs of docs/BENCHMARKS.md: `slm-lab plot` over the benchmark run folders (the runs that
+# gave each table row), PNGs copied into docs/graphs/. Run folders are named by their start time:
+# edit the names below after new benchmark runs.
+#   bash bench/graphs.sh            (RUNS=bench/results/data by default)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-bench/results/data}
+OUT=$(mktemp -d)
+mkdir -p docs/graphs
+
+plot() {  # plot TITLE LEGENDS RUN...
+  local title=$1 legends=$2
+  shift 2
+  local folders
+  folders=$(printf "$RUNS/%s," "$@")
+  SLM_LAB_PNG=1 uv run slm-lab plot -f "${folders%,}" -t "$title" -l "$legends" -o "$OUT"
+}
+
+plot "CartPole-v1, value-based" "SARSA,DQN,DDQN+PER" \
+  sarsa_cartpole_2026_11_26_065648 dqn_cartpole_2026_11_26_065740 \
+  ddqn_per_cartpole_2026_11_26_075941
+plot "CartPole-v1, policy gradient" \
+  "PPO,PPO RNN,PPO+SIL,REINFORCE,A2C GAE,A2C n-step,A3C,SAC,CrossQ (2 sessions)" \
+  ppo_cartpole_2026_11_26_172517 ppo_rnn_cartpole_2026_11_26_090621 \
+  ppo_sil_cartpole_2026_11_26_091410 rf_e2_2026_11_26_100024 a2c_g3_2026_11_26_094344 \
+  a2c_nstep_cartpole_2026_11_26_093827 a3c_gae_cartpole_2026_11_26_094005 \
+  sac_cp_t15lr_2026_11_26_100142 crossq_cartpole_2026_11_26_100420
+plot "Acrobot-v1" "PPO,DQN,DDQN+PER,A2C GAE,SAC (stopped at 178k)" \
+  ppo_acrobot_2026_11_26_054127 dqn_acrobot_2026_11_26_072047 \
+  ddqn_per_acrobot_2026_11_26_073250 a2c_gae_acrobot_2026_11_26_091825 \
+  sac_acrobot_2026_11_26_102919
+plot "Pendulum-v1" "PPO,A2C GAE,SAC" \
+  ppo_pendulum_2026_11_26_092056 a2c_gae_pendulum_2026_11_26_092738 \
+  sac_pendulum_2026_11_26_094330
+plot "LunarLander-v3" "PPO,DQN,DDQN+PER" \
+  ppo_lunar_2026_11_26_055900 dqn_lunar_2026_11_26_082330 ddqn_per_lunar_2026_11_26_074842
+plot "LunarLanderContinuous-v3" "PPO" ppo_lunar_continuous_2026_11_26_102332
+plot "HalfCheetah-v5" "PPO (1 session)" ppo_mujoco_halfcheetah_2026_11_26_114715
+plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26_121926
+
+cp "$OUT"/*.png docs/graphs/
+rm -rf "$OUT"
+ls -la docs/graphs
