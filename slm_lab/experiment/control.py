@@ -496,7 +496,7 @@ class Trial:
         todo = [i for i in range(n) if i not in finished]
         if finished:
             logger.info(f"sessions {finished} had finished: left as they are")
-        workers = max(1, min(len(todo), cpu_count()))
+        workers = worker_count(len(todo), self.shared is not None)
         threads = max(1, cpu_count() // workers)
         run = self.run_inline if workers == 1 else self.run_parallel
         return self.finish(sorted(finished + run(todo, workers, threads)))
@@ -552,6 +552,12 @@ class Trial:
         if len(done) < n:
             raise SessionsFailed(f"{n - len(done)} of {n} sessions failed: see {ctx.log_dir}")
         return metrics
+
+
+def worker_count(sessions: int, distributed: bool) -> int:
+    """Session processes at a time: one per core, except distributed (A3C) sessions, which all
+    train the shared net together (queued ones would start from a net the others trained)."""
+    return max(1, sessions if distributed else min(sessions, cpu_count()))
 
 
 def global_nets(spec: dict) -> dict:

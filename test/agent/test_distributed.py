@@ -73,3 +73,12 @@ def test_distributed_refused_for_off_policy():
     with pytest.raises(SpecError, match="on-policy") as err:
         check_distributed(validate(raw)[0])
     assert err.value.path == "meta.distributed"
+
+
+def test_distributed_sessions_all_run_at_once(monkeypatch):
+    from slm_lab.experiment import control
+
+    monkeypatch.setattr(control, "cpu_count", lambda: 2)
+    assert control.worker_count(4, distributed=True) == 4  # Hogwild workers train together
+    assert control.worker_count(4, distributed=False) == 2  # one session per core
+    assert control.worker_count(1, distributed=False) == 1
