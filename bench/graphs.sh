@@ -24,7 +24,7 @@ plot "CartPole-v1, policy gradient" \
   "PPO,PPO RNN,PPO+SIL,REINFORCE,A2C GAE,A2C n-step,A3C,SAC,CrossQ (2 sessions)" \
   ppo_cartpole_2026_11_26_172517 ppo_rnn_cartpole_2026_11_26_090621 \
   ppo_sil_cartpole_2026_11_26_091410 rf_e2_2026_11_26_100024 a2c_g3_2026_11_26_094344 \
-  a2c_nstep_cartpole_2026_11_26_093827 a3c_gae_cartpole_2026_11_26_094005 \
+  a2c_nstep_cartpole_2026_11_26_093827 a3c_gae_cartpole_2026_11_26_172902 \
   sac_cp_t15lr_2026_11_26_100142 crossq_cartpole_2026_11_26_100420
 plot "Acrobot-v1" "PPO,DQN,DDQN+PER,A2C GAE,SAC (stopped at 178k)" \
   ppo_acrobot_2026_11_26_054127 dqn_acrobot_2026_11_26_072047 \
