@@ -258,10 +258,22 @@ def experiment_figure(df: pd.DataFrame, keys: list[str], log_keys: set[str], tit
         )
         fig.update_xaxes(title_text=key.rsplit(".", 1)[-1], row=row, col=col)
         if key in log_keys:
-            fig.update_xaxes(type="log", row=row, col=col)
+            fig.update_xaxes(type="log", dtick=1, exponentformat="e", row=row, col=col)
         if col == 1:
             fig.update_yaxes(title_text="total_reward_ma", row=row, col=col)
-    return layout(fig, title, max(HEIGHT, 380 * rows + 120))
+    fig.add_annotation(
+        text="● finished   ✕ stopped early or unfinished",
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        yshift=-75,
+        showarrow=False,
+        xanchor="left",
+        yanchor="top",
+    )
+    fig = layout(fig, title, max(HEIGHT, 380 * rows + 120))
+    return fig.update_layout(margin={"b": 100})
 
 
 def write_html(fig: go.Figure, path: Path) -> None:
