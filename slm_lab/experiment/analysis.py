@@ -243,8 +243,8 @@ def write_session_graph(paths: RunPaths, spec: dict, session: int):
 
 def write_trial_graph(paths: RunPaths, spec: dict, sessions: list[int]):
     """The trial's HTML graph (sessions, mean, band); returns the figure, None without rows."""
-    dfs = common_rows([read_table(paths.table(i)) for i in sessions])
-    if not len(dfs[0]):
+    dfs = common_rows([read_table(paths.table(i)) for i in sessions]) if sessions else []
+    if not dfs or not len(dfs[0]):
         return None
     seeds = spec["meta"].get("session_seeds") or []
     labels = [f"s{i} (seed {seeds[i]})" if i < len(seeds) else f"s{i}" for i in sessions]
