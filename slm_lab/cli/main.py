@@ -1,5 +1,6 @@
 """The `slm-lab` command. Heavy imports (torch, gymnasium) happen inside commands that need them."""
 
+import importlib
 import shlex
 import sys
 import traceback
@@ -21,12 +22,19 @@ DEMO_FILE = ROOT / "spec" / "demo.json"
 DEMO_NAME = "ppo_cartpole_demo"
 DATA_DIR = Path("data")
 PLOT_DIR = DATA_DIR / "plots"
-RUNNABLE_MODES = ("dev", "train", "train@DIR", "train@latest", "enjoy@DIR", "enjoy@latest")
-LATER_MODES = {"search": "search mode (Ray Tune + ASHA) is not available yet"}
+RUNNABLE_MODES = (
+    "dev",
+    "train",
+    "search",
+    "train@DIR",
+    "train@latest",
+    "enjoy@DIR",
+    "enjoy@latest",
+)
 ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
-VALUE_OPTIONS = ("-s", "--set", "--log-level")
+VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address")
 HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 
 app = typer.Typer(
@@ -47,8 +55,6 @@ def check_mode(mode: str) -> str:
     base = mode.split("@", 1)[0]
     if base not in MODES:
         raise SpecError(f"unknown mode {mode!r}", "MODE", MODES)
-    if base in LATER_MODES:
-        raise SpecError(f"{LATER_MODES[base]}; runnable modes", "MODE", RUNNABLE_MODES)
     if base == "enjoy" and "@" not in mode:
         raise SpecError("enjoy replays a trained run: give it as enjoy@data/<run> or enjoy@latest")
     if base not in ("enjoy", "train") and "@" in mode:
@@ -81,6 +87,14 @@ def run(
     force: Annotated[
         bool, typer.Option("--force", help="train@: resume even if the spec has changed.")
     ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            help="search: join this Ray cluster (default: a local Ray started for the search).",
+        ),
+    ] = None,
 ) -> None:
     """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
     if spec_file is None:
@@ -101,7 +115,11 @@ def run(
             logger.warning(f"{loaded.file} [{spec_name}] {warning}")
         control = import_control()
         try:
-            if "@" in mode:
+            if base_mode == "search":
+                metrics = import_search().search(
+                    loaded.spec, loaded.file, level, DATA_DIR, ray_address
+                )
+            elif "@" in mode:
                 target = mode.split("@", 1)[1]
                 run_dir = find_run(target, DATA_DIR, "resume", loaded.spec["name"])
                 metrics = control.resume(loaded.spec, run_dir, level, force)
@@ -146,16 +164,51 @@ def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:
 
 
 def import_control():
-    """The training stack (torch, gymnasium), which the minimal install leaves out."""
+    return import_lab("control")
+
+
+def import_search():
+    return import_lab("search")
+
+
+def import_lab(module: str):
+    """A module of the training stack (torch, gymnasium, Ray), which the minimal install leaves
+    out: a missing package is a clear error, not a traceback."""
     try:
-        from slm_lab.experiment import control
+        return importlib.import_module(f"slm_lab.experiment.{module}")
     except ImportError as e:
         if (e.name or "").startswith("slm_lab"):
             raise  # our own import error: a bug, not a missing install
         raise SpecError(
             f"training needs the ml dependencies ({e.name} is missing): run `uv sync`"
         ) from e
-    return control
+
+
+@app.command("search")
+def search_command(
+    spec_file: Annotated[str, typer.Argument(help="Spec file (JSON/YAML) with a search block.")],
+    spec_name: Annotated[str, typer.Argument(help="Spec name inside the file.")],
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Substitute ${key} in the file: key=value."),
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Join this Ray cluster."),
+    ] = None,
+) -> None:
+    """Hyperparameter search: the same as `slm-lab run SPEC_FILE SPEC_NAME search`."""
+    run(
+        spec_file,
+        spec_name,
+        "search",
+        sets=sets,
+        log_level=log_level,
+        strict=strict,
+        ray_address=ray_address,
+    )
 
 
 @app.command()

@@ -82,6 +82,7 @@ class RunContext(analysis.RunPaths):
     log_level: str = "INFO"
     live: bool = False
     resume: bool = False  # continue sessions from their resume checkpoints
+    cpus: int | None = None  # cores the trial may use (a search trial's share); None: all
 
     def resume_file(self, session: int) -> Path:
         return self.model_dir / f"{self.prefix(session)}_{checkpoint.RESUME}.pt"
@@ -155,9 +156,16 @@ class Session(Stateful):
     )
 
     def __init__(
-        self, spec: dict, ctx: RunContext, index: int, seed: int, shared: dict | None = None
+        self,
+        spec: dict,
+        ctx: RunContext,
+        index: int,
+        seed: int,
+        shared: dict | None = None,
+        reporter: Callable[[], None] | None = None,
     ) -> None:
         self.spec, self.ctx, self.index, self.seed = spec, ctx, index, seed
+        self.reporter = reporter  # a search trial's report to Tune, when it runs in this process
         self.prefix = ctx.prefix(index)
         seed_everything(seed)
         env_spec, meta = spec["env"], spec["meta"]
@@ -373,6 +381,8 @@ class Session(Stateful):
         if self.tb is not None:
             self.log_scalars(row)
         self.write_graphs()
+        if self.reporter is not None:
+            self.reporter()
         if self.initial is not None and self.clock.opt_step:
             self.check_weights_changed()
 
@@ -455,10 +465,16 @@ def set_threads(agent_nets: dict, threads: int) -> None:
 
 
 def run_session(
-    spec: dict, ctx: RunContext, index: int, threads: int, shared: dict | None = None
+    spec: dict,
+    ctx: RunContext,
+    index: int,
+    threads: int,
+    shared: dict | None = None,
+    reporter: Callable[[], None] | None = None,
 ) -> dict:
     """One session in this process; returns its metrics."""
-    session = Session(spec, ctx, index, spec["meta"]["session_seeds"][index], shared)
+    seed = spec["meta"]["session_seeds"][index]
+    session = Session(spec, ctx, index, seed, shared, reporter)
     set_threads(session.agent.nets, threads)
     return session.run()
 
@@ -485,8 +501,10 @@ class Trial:
     """max_session sessions with distinct seeds, each in its own process, at most one per core.
     Resuming, sessions that finished are left alone and the others continue."""
 
-    def __init__(self, spec: dict, ctx: RunContext) -> None:
-        self.spec, self.ctx = spec, ctx
+    def __init__(
+        self, spec: dict, ctx: RunContext, reporter: Callable[[], None] | None = None
+    ) -> None:
+        self.spec, self.ctx, self.reporter = spec, ctx, reporter
         self.shared = global_nets(spec) if spec["meta"]["distributed"] else None
 
     def run(self) -> dict:
@@ -496,8 +514,9 @@ class Trial:
         todo = [i for i in range(n) if i not in finished]
         if finished:
             logger.info(f"sessions {finished} had finished: left as they are")
-        workers = worker_count(len(todo), self.shared is not None)
-        threads = max(1, cpu_count() // workers)
+        cores = ctx.cpus or cpu_count()
+        workers = worker_count(len(todo), self.shared is not None, cores)
+        threads = max(1, cores // workers)
         run = self.run_inline if workers == 1 else self.run_parallel
         return self.finish(sorted(finished + run(todo, workers, threads)))
 
@@ -506,7 +525,7 @@ class Trial:
         done = []
         for i in todo:
             try:
-                run_session(self.spec, self.ctx, i, threads, self.shared)
+                run_session(self.spec, self.ctx, i, threads, self.shared, self.reporter)
                 done.append(i)
             except (NonFiniteLoss, SpecError) as e:
                 logger.error(f"Session {i} failed: {e}")
@@ -519,6 +538,15 @@ class Trial:
         On a stop request, running sessions save and stop, and no new one starts."""
         mp = torch.multiprocessing.get_context("spawn")  # passes shared tensors by handle
         pending, running, done = list(todo), {}, []
+        try:
+            self.watch(pending, running, done, workers, threads, mp)
+        except BaseException:  # a search scheduler stopping the trial, or a bug here
+            stop(running.values())
+            raise
+        return done
+
+    def watch(self, pending, running, done, workers, threads, mp) -> None:
+        """Start sessions as workers free up, collect their exit codes, report to Tune."""
         while pending or running:
             while pending and len(running) < workers and not interrupt.requested():
                 i = pending.pop(0)
@@ -538,9 +566,10 @@ class Trial:
                     interrupt.request(signal.SIGTERM)  # one session stopped: the trial stops
                 else:
                     logger.error(f"Session {i} failed: see {self.ctx.log_dir}")
+            if self.reporter is not None:
+                self.reporter()
             if interrupt.requested() and not running:
                 raise Interrupted(interrupt.requested())
-        return done
 
     def finish(self, done: list[int]) -> dict:
         ctx, n = self.ctx, self.spec["meta"]["max_session"]
@@ -554,10 +583,10 @@ class Trial:
         return metrics
 
 
-def worker_count(sessions: int, distributed: bool) -> int:
+def worker_count(sessions: int, distributed: bool, cores: int) -> int:
     """Session processes at a time: one per core, except distributed (A3C) sessions, which all
     train the shared net together (queued ones would start from a net the others trained)."""
-    return max(1, sessions if distributed else min(sessions, cpu_count()))
+    return max(1, sessions if distributed else min(sessions, cores))
 
 
 def global_nets(spec: dict) -> dict:
@@ -654,16 +683,17 @@ def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> dict:
 
 
 def context(
-    spec: dict, run_dir: Path, mode: str, render: bool, log_level: str, resume: bool = False
+    spec: dict, run_dir: Path, mode: str, render: bool, log_level: str, **options
 ) -> RunContext:
+    """The run's context; options: resume, trial, cpus."""
     return RunContext(
         mode=mode,
         run_dir=run_dir,
         name=spec["name"],
         render=render,
         log_level=log_level,
-        live=os.isatty(2) and spec["meta"]["max_session"] == 1,
-        resume=resume,
+        live=os.isatty(2) and spec["meta"]["max_session"] == 1 and mode != "search",
+        **options,
     )
 
 

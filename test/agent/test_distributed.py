@@ -75,10 +75,9 @@ def test_distributed_refused_for_off_policy():
     assert err.value.path == "meta.distributed"
 
 
-def test_distributed_sessions_all_run_at_once(monkeypatch):
+def test_distributed_sessions_all_run_at_once():
     from slm_lab.experiment import control
 
-    monkeypatch.setattr(control, "cpu_count", lambda: 2)
-    assert control.worker_count(4, distributed=True) == 4  # Hogwild workers train together
-    assert control.worker_count(4, distributed=False) == 2  # one session per core
-    assert control.worker_count(1, distributed=False) == 1
+    assert control.worker_count(4, distributed=True, cores=2) == 4  # Hogwild: all together
+    assert control.worker_count(4, distributed=False, cores=2) == 2  # one session per core
+    assert control.worker_count(1, distributed=False, cores=2) == 1

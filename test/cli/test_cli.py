@@ -160,7 +160,7 @@ def test_conv_net_on_vector_observations_refused(tmp_path: Path):
     ("args", "fragments"),
     [
         (("tiny", "fly"), ("unknown mode 'fly'", "allowed: dev, train, search, enjoy")),
-        (("tiny", "search"), ("search mode", "not available yet")),
+        (("tiny", "search"), ("search mode needs a search block",)),
         (("tiny", "train@latest"), ("no run of tiny in data/ to resume",)),
         (("tiny", "dev@latest"), ("dev cannot resume a run",)),
         (("nope", "train"), ("spec 'nope' is not in the file; allowed: tiny",)),

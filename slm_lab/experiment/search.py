@@ -1,0 +1,268 @@
+"""Search mode: the spec's search block as a Ray Tune space; each Tune trial runs a lab Trial
+(max_session seeds) into one experiment folder, and reports the mean of its sessions' scores at
+every frame all of them have reached, so ASHA stops trials on multi-seed scores."""
+
+import copy
+import math
+import os
+from pathlib import Path
+
+import pydash
+from loguru import logger
+
+from slm_lab.experiment import SessionsFailed, analysis, control
+from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.util import cpu_count, new_folder, write_json
+from slm_lab.spec import schema
+from slm_lab.spec.errors import SpecError
+
+METRIC = "total_reward_ma"
+TIME_ATTR = "frame"
+ARGS = {  # numeric samplers: the arguments they take
+    "uniform": ("low", "high"),
+    "loguniform": ("low", "high"),
+    "quniform": ("low", "high", "q"),
+    "qloguniform": ("low", "high", "q"),
+    "randn": ("mean", "sd"),
+    "randint": ("low", "high"),
+    "qrandint": ("low", "high", "q"),
+}
+OPTUNA = {"uniform", "loguniform", "quniform", "qloguniform", "randint", "qrandint", "choice"}
+SCALARS = (bool, int, float, str, type(None))
+CLAIM_LIMIT = 100_000  # trials one experiment folder numbers
+
+
+def samplers(spec: dict) -> dict[str, tuple[str, list]]:
+    """Dotted spec path -> (sampler, arguments); refused, by key path, where the path is not in
+    the spec or the arguments cannot be sampled. Runs before Ray starts."""
+    out = {}
+    for key, args in (spec.get("search") or {}).items():
+        path, sampler = key.rsplit("__", 1)
+        where = f"search.{key}"
+        if not pydash.has(spec, path):
+            raise SpecError(f"{path} is not a key of this spec: set it in the spec first", where)
+        if sampler in ARGS:
+            check_numbers(sampler, args, where)
+        out[path] = (sampler, args)
+    if not out:
+        raise SpecError("search mode needs a search block, e.g. agent.algorithm.gamma__uniform")
+    return out
+
+
+def check_numbers(sampler: str, args: list, where: str) -> None:
+    names = ARGS[sampler]
+    numbers = all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
+    if len(args) != len(names) or not numbers:
+        raise SpecError(f"{sampler} takes [{', '.join(names)}], got {args!r}", where)
+    if sampler == "randn":
+        if args[1] <= 0:
+            raise SpecError(f"randn needs sd > 0, got {args[1]}", where)
+        return
+    low, high = args[0], args[1]
+    if low >= high:
+        raise SpecError(f"{sampler} needs low < high, got {args!r}", where)
+    if "log" in sampler and low <= 0:
+        raise SpecError(f"{sampler} needs low > 0, got {low}", where)
+    if sampler.startswith("q") and args[2] <= 0:
+        raise SpecError(f"{sampler} needs q > 0, got {args[2]}", where)
+    if "randint" in sampler and not all(isinstance(a, int) for a in args):
+        raise SpecError(f"{sampler} takes whole numbers, got {args!r}", where)
+
+
+def domain(sampler: str, args: list):
+    """The Tune sampler (randint's high is exclusive, as in Tune; qrandint's inclusive)."""
+    from ray import tune
+
+    if sampler == "choice":
+        return tune.choice(args)
+    if sampler == "grid_search":
+        return tune.grid_search(args)
+    return getattr(tune, sampler)(*args)
+
+
+def use_optuna(found: dict[str, tuple[str, list]]) -> bool:
+    """Optuna's TPE takes every sampler here but grid_search and randn, and scalar choices."""
+    return all(
+        sampler in OPTUNA and (sampler != "choice" or all(isinstance(a, SCALARS) for a in args))
+        for sampler, args in found.values()
+    )
+
+
+def trial_spec(spec: dict, config: dict) -> dict:
+    """The experiment's spec with one trial's sampled values, without the search block."""
+    out = copy.deepcopy(spec)
+    for path, value in config.items():
+        pydash.set_(out, path, value)
+    out.pop("search", None)
+    return out
+
+
+class Reporter:
+    """Tells Tune the mean total_reward_ma over a trial's sessions at each frame that every
+    session has reached (rows before the first episode, NaN, are not reported)."""
+
+    def __init__(self, ctx: control.RunContext, sessions: int) -> None:
+        self.ctx, self.sessions, self.frame = ctx, sessions, 0
+
+    def __call__(self) -> None:
+        from ray import tune
+
+        paths = [self.ctx.table(i) for i in range(self.sessions)]
+        if not all(p.exists() for p in paths):
+            return
+        dfs = analysis.common_rows([analysis.read_table(p) for p in paths])
+        for row in range(len(dfs[0])):
+            frame = int(dfs[0]["frame"].iloc[row])
+            score = sum(float(df[METRIC].iloc[row]) for df in dfs) / len(dfs)
+            if frame > self.frame and math.isfinite(score):
+                self.frame = frame
+                tune.report({METRIC: score, TIME_ATTR: frame})  # SystemExit when ASHA stops it
+
+
+def trial_index(run_dir: Path) -> int:
+    """The lab's number for this Tune trial: 0, 1, ... in the order trials start, claimed with
+    an exclusive file in the experiment folder (a restored trial finds its own claim)."""
+    from ray import tune
+
+    trial_id = tune.get_context().get_trial_id()
+    claims = run_dir / "ray" / "trials"
+    claims.mkdir(parents=True, exist_ok=True)
+    for index in range(CLAIM_LIMIT):
+        path = claims / f"t{index}"
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            if path.read_text() == trial_id:
+                return index
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(trial_id)
+        return index
+    raise RuntimeError(f"more than {CLAIM_LIMIT} trials in {run_dir}")
+
+
+def run_trial(config: dict, spec: dict, run_dir: Path, log_level: str, cpus: int) -> None:
+    """One Tune trial: a lab Trial at index t into the experiment folder. A trial ASHA stops
+    keeps its tables and gets trial metrics of the frames it reached."""
+    tspec = trial_spec(spec, config)
+    index = trial_index(run_dir)
+    ctx = control.context(tspec, run_dir, "train", False, log_level, trial=index, cpus=cpus)
+    lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
+    write_json(ctx.spec_file, tspec)
+    reporter = Reporter(ctx, tspec["meta"]["max_session"])
+    try:
+        control.Trial(tspec, ctx, reporter).run()
+    except SystemExit:
+        sessions = [i for i in ctx.sessions() if len(analysis.read_table(ctx.table(i)))]
+        if sessions:
+            analysis.write_trial_metrics(ctx, tspec, sessions)
+        logger.info(f"trial {ctx.trial} stopped early by the scheduler at frame {reporter.frame}")
+        raise
+
+
+def scheduler(meta: dict, max_frame: int):
+    from ray.tune.schedulers import ASHAScheduler
+
+    args = meta.get("search_scheduler")
+    if not args:
+        return None
+    # a trial reaching max_t is stopped at that report: past max_frame, a full trial finishes
+    return ASHAScheduler(time_attr=TIME_ATTR, max_t=max_frame + 1, **args)
+
+
+def searcher(found: dict, seed: int):
+    if use_optuna(found):
+        from ray.tune.search.optuna import OptunaSearch
+
+        return OptunaSearch(seed=seed)
+    logger.info(
+        "search: grid_search, randn or non-scalar choices in the space: trials come from "
+        "Tune's basic variant generator (Optuna's TPE takes none of them)"
+    )
+    return None
+
+
+def start_ray(address: str | None) -> None:
+    import ray
+
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance needs no token
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=cpu_count(), include_dashboard=False, log_to_driver=False)
+
+
+def search(
+    spec: dict, spec_file: Path, log_level: str, data_root: Path, address: str | None = None
+) -> dict:
+    """Run the search into data/<name>_<time>/; returns the best trial's metrics."""
+    found = samplers(spec)
+    control.preflight(spec)
+    spec = control.record(spec, spec_file)
+    name, meta = spec["name"], spec["meta"]
+    run_dir, meta["timestamp"] = new_folder(data_root, name)
+    ctx = control.context(spec, run_dir, "search", False, log_level)
+    ctx.make_dirs()
+    lab_logger.setup(log_level, ctx.log_dir / f"{name}.log")
+    write_json(run_dir / f"{name}_spec.json", spec)
+    logger.info(f"Searching {name}: {len(found)} keys, {meta['max_trial']} samples: {run_dir}")
+    fit(spec, found, run_dir, log_level, address)
+    return finish(spec, run_dir)
+
+
+def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | None) -> None:
+    import ray
+    from ray import tune
+
+    meta = spec["meta"]
+    res = meta["search_resources"]
+    cpus = max(1, int(res.get("cpu", 1)))
+    trainable = tune.with_parameters(
+        run_trial, spec=spec, run_dir=run_dir.resolve(), log_level=log_level, cpus=cpus
+    )
+    start_ray(address)
+    try:
+        concurrent = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
+        tuner = tune.Tuner(
+            tune.with_resources(trainable, {"cpu": cpus, "gpu": res.get("gpu", 0)}),
+            param_space={path: domain(*args) for path, args in found.items()},
+            tune_config=tune.TuneConfig(
+                metric=METRIC,
+                mode="max",
+                search_alg=searcher(found, meta["random_seed"]),
+                scheduler=scheduler(meta, spec["env"]["max_frame"]),
+                num_samples=meta["max_trial"],
+                max_concurrent_trials=concurrent,
+            ),
+            run_config=tune.RunConfig(
+                storage_path=str((run_dir / "ray").resolve()), name="tune", verbose=0
+            ),
+        )
+        tuner.fit()
+    finally:
+        ray.shutdown()
+
+
+def finish(spec: dict, run_dir: Path) -> dict:
+    """The experiment table and graph, and the best trial's spec as a ready-to-run file."""
+    name = spec["name"]
+    df = analysis.write_experiment(run_dir, name, spec)
+    scored = df.dropna(subset=[METRIC])
+    if scored.empty:
+        raise SessionsFailed(f"no trial of {name} reached a score: see {run_dir / 'log'}")
+    best = int(scored.loc[scored[METRIC].idxmax(), "trial"])
+    paths = analysis.RunPaths(run_dir=run_dir, name=name, trial=best)
+    write_best_spec(analysis.read_json(paths.spec_file), run_dir / f"{name}_best_spec.json")
+    metrics = analysis.read_json(paths.trial_metrics_file)
+    logger.info(f"experiment: {len(df)} trials; best t{best} {analysis.fmt_metrics(metrics)}")
+    logger.info(f"best spec: slm-lab run {run_dir / f'{name}_best_spec.json'} {name} train")
+    return metrics
+
+
+def write_best_spec(trial: dict, path: Path) -> None:
+    """The best trial's spec without what the lab records into a run: runs as a new spec."""
+    spec = copy.deepcopy(trial)
+    for key in (*schema.RECORDED_META, "random_seed"):
+        spec["meta"].pop(key, None)
+    name = spec.pop("name")
+    write_json(path, {name: spec})

@@ -1,0 +1,87 @@
+"""Search mode through the CLI with a real local Ray (started and stopped by the search)."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from test.conftest import run_cli, run_dirs, tiny_ppo, write_spec
+
+MAX_FRAME = 12_000
+
+
+def search_spec(block: dict, max_trial: int, **meta) -> dict:
+    spec = tiny_ppo(max_frame=MAX_FRAME, log_frequency=1000, random_seed=3, max_trial=max_trial)
+    spec["env"]["num_envs"] = 4
+    spec["agent"]["algorithm"].update(gamma=0.99, training_epoch=4)
+    spec["meta"].update(meta)
+    spec["search"] = block
+    return spec
+
+
+def test_asha_stops_trials_that_cannot_learn(tmp_path: Path):
+    """4 trials, two of them with a learning rate that cannot learn: ASHA stops at least one
+    early; the table, the graphs and a ready-to-run best spec are written."""
+    block = {"agent.net.optim_spec.lr__choice": [1e-7, 3e-3, 1e-7, 1e-2]}
+    scheduler = {"grace_period": 3000, "reduction_factor": 2}
+    path = write_spec(tmp_path, {"s": search_spec(block, 4, search_scheduler=scheduler)})
+    result = run_cli("run", str(path), "s", "search", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path)
+    df = pd.read_csv(run / "s_experiment_df.csv")
+    assert list(df.columns) == [
+        "trial",
+        "agent.net.optim_spec.lr",
+        "total_reward_ma",
+        "strength",
+        "frames",
+        "status",
+    ]
+    assert sorted(df["trial"]) == [0, 1, 2, 3]
+    stopped = df[df["status"] == "stopped"]
+    assert len(stopped) >= 1 and (stopped["frames"] < MAX_FRAME).all()
+    assert (df.loc[df["status"] == "finished", "frames"] == MAX_FRAME).all()
+    best = df.loc[df["total_reward_ma"].idxmax()]
+    assert best["agent.net.optim_spec.lr"] > 1e-7 and best["status"] == "finished"
+    assert (run / "graph" / "s_experiment_graph.html").is_file()
+    best_file = run / "s_best_spec.json"
+    saved = json.loads(best_file.read_text())["s"]
+    assert saved["agent"]["net"]["optim_spec"]["lr"] == best["agent.net.optim_spec.lr"]
+    assert "search" not in saved and "session_seeds" not in saved["meta"]
+    rerun = run_cli("run", str(best_file), "s", "train", cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "trial_metrics:" in rerun.stderr
+
+
+@pytest.mark.slow
+def test_grid_search_runs_exactly_the_grid(tmp_path: Path):
+    block = {"agent.algorithm.gamma__grid_search": [0.9, 0.95, 0.99]}
+    spec = search_spec(block, 1)
+    spec["env"]["max_frame"] = 2000
+    path = write_spec(tmp_path, {"g": spec})
+    result = run_cli("run", str(path), "g", "search", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "basic variant generator" in result.stderr
+    (run,) = run_dirs(tmp_path)
+    df = pd.read_csv(run / "g_experiment_df.csv")
+    assert sorted(df["agent.algorithm.gamma"]) == [0.9, 0.95, 0.99]
+    assert (df["status"] == "finished").all() and (df["frames"] == 2000).all()
+
+
+@pytest.mark.parametrize("form", ["run", "search", "short"])
+def test_bad_search_block_is_refused_before_ray(tmp_path: Path, form: str):
+    block = {"agent.net.optim_spec.lr__loguniform": [0.01, 0.001]}
+    path = write_spec(tmp_path, {"s": search_spec(block, 2)})
+    args = {
+        "run": ("run", str(path), "s", "search"),
+        "search": ("search", str(path), "s"),  # the shorthands users type
+        "short": (str(path), "s", "search"),
+    }[form]
+    result = run_cli(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path} [s] search.agent.net.optim_spec.lr__loguniform: "
+        "loguniform needs low < high, got [0.01, 0.001]"
+    ]
+    assert not (tmp_path / "data").exists()
