@@ -34,7 +34,7 @@ RUNNABLE_MODES = (
 ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
-VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address")
+VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address", "--keep")
 HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 
 app = typer.Typer(
@@ -95,6 +95,10 @@ def run(
             help="search: join this Ray cluster (default: a local Ray started for the search).",
         ),
     ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", min=1, help="search: model files of the best N trials only."),
+    ] = None,
 ) -> None:
     """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
     if spec_file is None:
@@ -107,6 +111,8 @@ def run(
                 "give the spec name after the spec file: slm-lab run SPEC_FILE SPEC_NAME MODE"
             )
         base_mode = check_mode(mode)
+        if keep is not None and base_mode != "search":
+            raise SpecError("--keep applies to search mode only", "--keep")
         if base_mode == "enjoy":
             run_enjoy(mode.split("@", 1)[1], episodes, render, video)
             return
@@ -117,7 +123,7 @@ def run(
         try:
             if base_mode == "search":
                 metrics = import_search().search(
-                    loaded.spec, loaded.file, level, DATA_DIR, ray_address
+                    loaded.spec, loaded.file, level, DATA_DIR, ray_address, keep
                 )
             elif "@" in mode:
                 target = mode.split("@", 1)[1]
@@ -198,6 +204,9 @@ def search_command(
         str | None,
         typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Join this Ray cluster."),
     ] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Model files of the best N trials only.")
+    ] = None,
 ) -> None:
     """Hyperparameter search: the same as `slm-lab run SPEC_FILE SPEC_NAME search`."""
     run(
@@ -208,6 +217,7 @@ def search_command(
         log_level=log_level,
         strict=strict,
         ray_address=ray_address,
+        keep=keep,
     )
 
 

@@ -193,9 +193,15 @@ def start_ray(address: str | None) -> None:
 
 
 def search(
-    spec: dict, spec_file: Path, log_level: str, data_root: Path, address: str | None = None
+    spec: dict,
+    spec_file: Path,
+    log_level: str,
+    data_root: Path,
+    address: str | None = None,
+    keep: int | None = None,
 ) -> dict:
-    """Run the search into data/<name>_<time>/; returns the best trial's metrics."""
+    """Run the search into data/<name>_<time>/; returns the best trial's metrics. `keep`: only
+    the best `keep` trials keep their model files."""
     found = samplers(spec)
     control.preflight(spec)
     spec = control.record(spec, spec_file)
@@ -207,7 +213,7 @@ def search(
     write_json(run_dir / f"{name}_spec.json", spec)
     logger.info(f"Searching {name}: {len(found)} keys, {meta['max_trial']} samples: {run_dir}")
     fit(spec, found, run_dir, log_level, address)
-    return finish(spec, run_dir)
+    return finish(spec, run_dir, keep)
 
 
 def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | None) -> None:
@@ -243,20 +249,31 @@ def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | N
         ray.shutdown()
 
 
-def finish(spec: dict, run_dir: Path) -> dict:
+def finish(spec: dict, run_dir: Path, keep: int | None) -> dict:
     """The experiment table and graph, and the best trial's spec as a ready-to-run file."""
     name = spec["name"]
     df = analysis.write_experiment(run_dir, name, spec)
-    scored = df.dropna(subset=[METRIC])
-    if scored.empty:
+    ranked = df.dropna(subset=[METRIC]).sort_values(METRIC, ascending=False)["trial"].tolist()
+    if not ranked:
         raise SessionsFailed(f"no trial of {name} reached a score: see {run_dir / 'log'}")
-    best = int(scored.loc[scored[METRIC].idxmax(), "trial"])
+    if keep is not None:
+        prune_models(run_dir, name, df["trial"].tolist(), set(ranked[:keep]))
+    best = int(ranked[0])
     paths = analysis.RunPaths(run_dir=run_dir, name=name, trial=best)
     write_best_spec(analysis.read_json(paths.spec_file), run_dir / f"{name}_best_spec.json")
     metrics = analysis.read_json(paths.trial_metrics_file)
     logger.info(f"experiment: {len(df)} trials; best t{best} {analysis.fmt_metrics(metrics)}")
     logger.info(f"best spec: slm-lab run {run_dir / f'{name}_best_spec.json'} {name} train")
     return metrics
+
+
+def prune_models(run_dir: Path, name: str, trials: list[int], kept: set[int]) -> None:
+    """Delete the model files (weights and resume checkpoints) of trials not in `kept`."""
+    for t in trials:
+        if t not in kept:
+            for path in (run_dir / "model").glob(f"{name}_t{t}_*"):
+                path.unlink()
+    logger.info(f"--keep: model files of trials {sorted(kept)} kept, of the others deleted")
 
 
 def write_best_spec(trial: dict, path: Path) -> None:

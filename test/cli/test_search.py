@@ -26,7 +26,7 @@ def test_asha_stops_trials_that_cannot_learn(tmp_path: Path):
     block = {"agent.net.optim_spec.lr__choice": [1e-7, 3e-3, 1e-7, 1e-2]}
     scheduler = {"grace_period": 3000, "reduction_factor": 2}
     path = write_spec(tmp_path, {"s": search_spec(block, 4, search_scheduler=scheduler)})
-    result = run_cli("run", str(path), "s", "search", cwd=tmp_path)
+    result = run_cli("run", str(path), "s", "search", "--keep", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path)
     df = pd.read_csv(run / "s_experiment_df.csv")
@@ -44,6 +44,8 @@ def test_asha_stops_trials_that_cannot_learn(tmp_path: Path):
     assert (df.loc[df["status"] == "finished", "frames"] == MAX_FRAME).all()
     best = df.loc[df["total_reward_ma"].idxmax()]
     assert best["agent.net.optim_spec.lr"] > 1e-7 and best["status"] == "finished"
+    models = {p.name.split("_")[1] for p in (run / "model").iterdir()}
+    assert models == {f"t{best['trial']}"}  # --keep 1: the best trial's model files only
     assert (run / "graph" / "s_experiment_graph.html").is_file()
     best_file = run / "s_best_spec.json"
     saved = json.loads(best_file.read_text())["s"]
@@ -84,4 +86,12 @@ def test_bad_search_block_is_refused_before_ray(tmp_path: Path, form: str):
         f"error: {path} [s] search.agent.net.optim_spec.lr__loguniform: "
         "loguniform needs low < high, got [0.01, 0.001]"
     ]
+    assert not (tmp_path / "data").exists()
+
+
+def test_keep_is_for_search_only(tmp_path: Path):
+    path = write_spec(tmp_path, {"s": tiny_ppo()})
+    result = run_cli("run", str(path), "s", "train", "--keep", "1", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith("--keep: --keep applies to search mode only")
     assert not (tmp_path / "data").exists()
