@@ -95,3 +95,26 @@ def test_keep_is_for_search_only(tmp_path: Path):
     assert result.returncode == 2
     assert result.stderr.strip().endswith("--keep: --keep applies to search mode only")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.slow
+def test_asha_judges_the_mean_of_a_trials_sessions(tmp_path: Path):
+    """2 sessions per trial in their own processes (search_resources.cpu 2): Tune receives the
+    mean of both sessions' total_reward_ma, and a stopped trial stops both sessions."""
+    block = {"agent.net.optim_spec.lr__grid_search": [3e-3, 1e-7]}  # in this order: t0, t1
+    meta = {"max_session": 2, "search_resources": {"cpu": 2, "gpu": 0}}
+    scheduler = {"grace_period": 3000, "reduction_factor": 2}
+    path = write_spec(tmp_path, {"m": search_spec(block, 1, search_scheduler=scheduler, **meta)})
+    result = run_cli("run", str(path), "m", "search", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path)
+    df = pd.read_csv(run / "m_experiment_df.csv").set_index("trial")
+    assert df.loc[0, "status"] == "finished" and df.loc[1, "status"] == "stopped"
+    tables = [pd.read_csv(run / "info" / f"m_t1_s{s}_session_df_eval.csv") for s in (0, 1)]
+    assert all(t["frame"].max() < MAX_FRAME for t in tables)  # both sessions stopped
+    params = {p: json.loads(p.read_text()) for p in (run / "ray" / "tune").glob("*/params.json")}
+    (trial_dir,) = [p.parent for p, v in params.items() if v["agent.net.optim_spec.lr"] == 1e-7]
+    reports = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
+    first = reports[0]
+    mean = sum(t.set_index("frame").loc[first["frame"], "total_reward_ma"] for t in tables) / 2
+    assert first["total_reward_ma"] == pytest.approx(mean)
