@@ -308,10 +308,19 @@ def analyze(run_dir: Path) -> list[dict]:
 # experiments: one row per trial
 
 
-def searched_keys(spec: dict) -> dict[str, str]:
-    """Dotted spec path -> sampler, from the spec's search block."""
+def search_entries(spec: dict) -> dict[str, tuple[str, list]]:
+    """Dotted spec path -> (sampler, arguments), from the spec's search block."""
     flat = flatten_search(spec.get("search") or {})
-    return dict(key.rsplit("__", 1) for key in flat)
+    entries = {}
+    for key, args in flat.items():
+        path, sampler = key.rsplit("__", 1)
+        entries[path] = (sampler, args)
+    return entries
+
+
+def searched_keys(spec: dict) -> dict[str, str]:
+    """Dotted spec path -> sampler."""
+    return {path: sampler for path, (sampler, _) in search_entries(spec).items()}
 
 
 def experiment_columns(keys: list[str]) -> list[str]:

@@ -657,15 +657,22 @@ def start(
     if mode == "dev":
         spec["meta"]["max_session"] = 1
     preflight(spec)
-    spec = record(spec, spec_file)
-    name = spec["name"]
-    run_dir, spec["meta"]["timestamp"] = new_folder(data_root, name)
-    ctx = context(spec, run_dir, mode, render, log_level)
-    ctx.make_dirs()
+    spec, ctx = open_run(spec, spec_file, mode, render, log_level, data_root)
     lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
     write_specs(spec, ctx)
-    logger.info(f"Running {name} ({mode}): {ctx.run_dir}")
+    logger.info(f"Running {spec['name']} ({mode}): {ctx.run_dir}")
     return run_trial(spec, ctx)
+
+
+def open_run(
+    spec: dict, spec_file: Path, mode: str, render: bool, log_level: str, data_root: Path
+) -> tuple[dict, RunContext]:
+    """Seeds and provenance recorded into the spec, and a new run folder with its subfolders."""
+    spec = record(spec, spec_file)
+    run_dir, spec["meta"]["timestamp"] = new_folder(data_root, spec["name"])
+    ctx = context(spec, run_dir, mode, render, log_level)
+    ctx.make_dirs()
+    return spec, ctx
 
 
 def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> dict:

@@ -12,7 +12,7 @@ from loguru import logger
 
 from slm_lab.experiment import SessionsFailed, analysis, control
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.util import cpu_count, new_folder, write_json
+from slm_lab.lib.util import cpu_count, write_json
 from slm_lab.spec import schema
 from slm_lab.spec.errors import SpecError
 
@@ -36,9 +36,8 @@ def samplers(spec: dict) -> dict[str, tuple[str, list]]:
     """Dotted spec path -> (sampler, arguments); refused, by key path, where the path is not in
     the spec or the arguments cannot be sampled. Runs before Ray starts."""
     out = {}
-    for key, args in (spec.get("search") or {}).items():
-        path, sampler = key.rsplit("__", 1)
-        where = f"search.{key}"
+    for path, (sampler, args) in analysis.search_entries(spec).items():
+        where = f"search.{path}__{sampler}"
         if not pydash.has(spec, path):
             raise SpecError(f"{path} is not a key of this spec: set it in the spec first", where)
         if sampler in ARGS:
@@ -204,12 +203,9 @@ def search(
     the best `keep` trials keep their model files."""
     found = samplers(spec)
     control.preflight(spec)
-    spec = control.record(spec, spec_file)
-    name, meta = spec["name"], spec["meta"]
-    run_dir, meta["timestamp"] = new_folder(data_root, name)
-    ctx = control.context(spec, run_dir, "search", False, log_level)
-    ctx.make_dirs()
-    lab_logger.setup(log_level, ctx.log_dir / f"{name}.log")
+    spec, ctx = control.open_run(spec, spec_file, "search", False, log_level, data_root)
+    name, meta, run_dir = spec["name"], spec["meta"], ctx.run_dir
+    lab_logger.setup(log_level, ctx.log_dir / f"{name}.log")  # trials log to <name>_t<i>.log
     write_json(run_dir / f"{name}_spec.json", spec)
     logger.info(f"Searching {name}: {len(found)} keys, {meta['max_trial']} samples: {run_dir}")
     fit(spec, found, run_dir, log_level, address)
