@@ -29,7 +29,7 @@ PANEL_HEIGHT = 260  # per stacked panel of a session graph
 HEIGHT = 540  # trial, comparison and experiment graphs
 EXP_COLS = 3  # experiment graph: panels per row
 BAND_ALPHA = 0.2
-SESSION_ALPHA = 0.35
+SESSION_OPACITY = 0.65  # thin per-session lines under the trial mean
 FONT = {"family": "Arial, sans-serif", "size": 14}
 MISSING_CHROME = (
     "PNG graphs skipped: kaleido needs Chrome or Chromium (Debian/Ubuntu: apt-get install "
@@ -188,7 +188,7 @@ def trial_figure(frames: np.ndarray, sessions: dict[str, pd.DataFrame], title: s
                 name=label,
                 mode="lines",
                 line={"width": 1, "color": PALETTE[i % len(PALETTE)]},
-                opacity=SESSION_ALPHA + 0.3,
+                opacity=SESSION_OPACITY,
                 legendgroup=label,
                 showlegend=first,
                 row=row,
