@@ -28,6 +28,8 @@ RUNNABLE_MODES = (
     "search",
     "train@DIR",
     "train@latest",
+    "search@DIR",
+    "search@latest",
     "enjoy@DIR",
     "enjoy@latest",
 )
@@ -57,7 +59,7 @@ def check_mode(mode: str) -> str:
         raise SpecError(f"unknown mode {mode!r}", "MODE", MODES)
     if base == "enjoy" and "@" not in mode:
         raise SpecError("enjoy replays a trained run: give it as enjoy@data/<run> or enjoy@latest")
-    if base not in ("enjoy", "train") and "@" in mode:
+    if base not in ("enjoy", "train", "search") and "@" in mode:
         raise SpecError(f"{base} cannot resume a run", "MODE", RUNNABLE_MODES)
     return base
 
@@ -85,7 +87,8 @@ def run(
     log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
     strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
     force: Annotated[
-        bool, typer.Option("--force", help="train@: resume even if the spec has changed.")
+        bool,
+        typer.Option("--force", help="train@, search@: resume even if the spec has changed."),
     ] = False,
     ray_address: Annotated[
         str | None,
@@ -121,14 +124,19 @@ def run(
             logger.warning(f"{loaded.file} [{spec_name}] {warning}")
         control = import_control()
         try:
-            if base_mode == "search":
+            if "@" in mode:
+                target = mode.split("@", 1)[1]
+                run_dir = find_run(target, DATA_DIR, "resume", loaded.spec["name"])
+                if base_mode == "search":
+                    metrics = import_search().resume(
+                        loaded.spec, run_dir, level, ray_address, keep, force
+                    )
+                else:
+                    metrics = control.resume(loaded.spec, run_dir, level, force)
+            elif base_mode == "search":
                 metrics = import_search().search(
                     loaded.spec, loaded.file, level, DATA_DIR, ray_address, keep
                 )
-            elif "@" in mode:
-                target = mode.split("@", 1)[1]
-                run_dir = find_run(target, DATA_DIR, "resume", loaded.spec["name"])
-                metrics = control.resume(loaded.spec, run_dir, level, force)
             else:
                 metrics = control.start(
                     loaded.spec, loaded.file, base_mode, render, level, DATA_DIR
@@ -157,7 +165,8 @@ def interrupted(
     if run_dir is None:
         return f"interrupted by {signame}"
     options = "".join(f" -s {shlex.quote(s)}" for s in sets or [])
-    command = f"slm-lab run{options} {shlex.quote(spec_file)} {spec_name} train@{run_dir}"
+    mode = getattr(e, "mode", "train")
+    command = f"slm-lab run{options} {shlex.quote(spec_file)} {spec_name} {mode}@{run_dir}"
     return f"interrupted by {signame}; checkpoints saved; resume with: {command}"
 
 

@@ -484,6 +484,7 @@ def session_process(
 ) -> None:
     """Entry point of a session's own process: its log file, and an exit code for the trial."""
     interrupt.install()
+    interrupt.watch_parent()
     lab_logger.setup(ctx.log_level, ctx.log_dir / f"{ctx.prefix(index)}.log")
     try:
         run_session(spec, ctx, index, threads, shared)

@@ -5,9 +5,12 @@ with `Interrupted`; nothing is cut off mid-update. Repeated signals change nothi
 its sessions STOP_GRACE_S to save, then kills what is left.
 """
 
+import multiprocessing
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from multiprocessing import connection
 from pathlib import Path
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -18,9 +21,9 @@ _received: list[int] = []
 class Interrupted(KeyboardInterrupt):
     """A run stopped on request, after saving what it needs to resume."""
 
-    def __init__(self, signum: int, run_dir: Path | None = None) -> None:
+    def __init__(self, signum: int, run_dir: Path | None = None, mode: str = "train") -> None:
         super().__init__(signal.Signals(signum).name)
-        self.signum, self.run_dir = signum, run_dir
+        self.signum, self.run_dir, self.mode = signum, run_dir, mode  # mode@run_dir resumes
 
     @property
     def exit_code(self) -> int:
@@ -60,3 +63,21 @@ def catching() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def clear() -> None:
+    _received.clear()
+
+
+def watch_parent() -> None:
+    """In a session's own process: if the process that started it dies (a search trial's actor
+    killed), stop as on SIGTERM, so an orphaned session saves and leaves instead of training on."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def wait_for_parent() -> None:
+        connection.wait([parent.sentinel])
+        request(signal.SIGTERM)
+
+    threading.Thread(target=wait_for_parent, name="parent-watch", daemon=True).start()

@@ -3,14 +3,17 @@
 every frame all of them have reached, so ASHA stops trials on multi-seed scores."""
 
 import copy
-import math
 import os
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pydash
 from loguru import logger
 
-from slm_lab.experiment import SessionsFailed, analysis, control
+from slm_lab.experiment import SessionsFailed, analysis, control, interrupt
+from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.util import cpu_count, write_json
 from slm_lab.spec import schema
@@ -18,6 +21,7 @@ from slm_lab.spec.errors import SpecError
 
 METRIC = "total_reward_ma"
 TIME_ATTR = "frame"
+INTERRUPTED = "interrupted"  # file in <run>/ray while the search stops on Ctrl-C or SIGTERM
 ARGS = {  # numeric samplers: the arguments they take
     "uniform": ("low", "high"),
     "loguniform": ("low", "high"),
@@ -29,7 +33,6 @@ ARGS = {  # numeric samplers: the arguments they take
 }
 OPTUNA = {"uniform", "loguniform", "quniform", "qloguniform", "randint", "qrandint", "choice"}
 SCALARS = (bool, int, float, str, type(None))
-CLAIM_LIMIT = 100_000  # trials one experiment folder numbers
 
 
 def samplers(spec: dict) -> dict[str, tuple[str, list]]:
@@ -96,75 +99,6 @@ def trial_spec(spec: dict, config: dict) -> dict:
     return out
 
 
-class Reporter:
-    """Tells Tune the mean total_reward_ma over a trial's sessions at each frame that every
-    session has reached (rows before the first episode, NaN, are not reported)."""
-
-    def __init__(self, ctx: control.RunContext, sessions: int) -> None:
-        self.ctx, self.sessions, self.frame = ctx, sessions, 0
-        self.seen: list[tuple] = []  # the tables' identities at the last read
-
-    def __call__(self) -> None:
-        from ray import tune
-
-        paths = [self.ctx.table(i) for i in range(self.sessions)]
-        if not all(p.exists() for p in paths):
-            return
-        stats = [p.stat() for p in paths]  # tables are replaced whole: a new inode per write
-        stamps = [(st.st_ino, st.st_size, st.st_mtime_ns) for st in stats]
-        if stamps == self.seen:  # the trial's poll loop calls twice a second: no new row
-            return
-        self.seen = stamps
-        dfs = analysis.common_rows([analysis.read_table(p) for p in paths])
-        for row in range(len(dfs[0])):
-            frame = int(dfs[0]["frame"].iloc[row])
-            score = sum(float(df[METRIC].iloc[row]) for df in dfs) / len(dfs)
-            if frame > self.frame and math.isfinite(score):
-                self.frame = frame
-                tune.report({METRIC: score, TIME_ATTR: frame})  # SystemExit when ASHA stops it
-
-
-def trial_index(run_dir: Path) -> int:
-    """The lab's number for this Tune trial: 0, 1, ... in the order trials start, claimed with
-    an exclusive file in the experiment folder (a restored trial finds its own claim)."""
-    from ray import tune
-
-    trial_id = tune.get_context().get_trial_id()
-    claims = run_dir / "ray" / "trials"
-    claims.mkdir(parents=True, exist_ok=True)
-    for index in range(CLAIM_LIMIT):
-        path = claims / f"t{index}"
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            if path.read_text() == trial_id:
-                return index
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(trial_id)
-        return index
-    raise RuntimeError(f"more than {CLAIM_LIMIT} trials in {run_dir}")
-
-
-def run_trial(config: dict, spec: dict, run_dir: Path, log_level: str, cpus: int) -> None:
-    """One Tune trial: a lab Trial at index t into the experiment folder. A trial ASHA stops
-    keeps its tables and gets trial metrics of the frames it reached."""
-    tspec = trial_spec(spec, config)
-    index = trial_index(run_dir)
-    ctx = control.context(tspec, run_dir, "train", False, log_level, trial=index, cpus=cpus)
-    lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
-    write_json(ctx.spec_file, tspec)
-    reporter = Reporter(ctx, tspec["meta"]["max_session"])
-    try:
-        control.Trial(tspec, ctx, reporter).run()
-    except SystemExit:
-        sessions = [i for i in ctx.sessions() if len(analysis.read_table(ctx.table(i)))]
-        if sessions:
-            analysis.write_trial_metrics(ctx, tspec, sessions)
-        logger.info(f"trial {ctx.trial} stopped early by the scheduler at frame {reporter.frame}")
-        raise
-
-
 def scheduler(meta: dict, max_frame: int):
     from ray.tune.schedulers import ASHAScheduler
 
@@ -188,9 +122,15 @@ def searcher(found: dict, seed: int):
 
 
 def start_ray(address: str | None) -> None:
+    import logging
+
     import ray
 
+    logging.getLogger("ray.tune.tune").setLevel(logging.CRITICAL)  # its restore hint is Python
+
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance needs no token
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the new one prints tables even at verbose 0
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no tensorboardX files
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
@@ -218,37 +158,117 @@ def search(
     return finish(spec, run_dir, keep)
 
 
+def resume(
+    spec: dict,
+    run_dir: Path,
+    log_level: str,
+    address: str | None = None,
+    keep: int | None = None,
+    force: bool = False,
+) -> dict:
+    """search@DIR: Tune restores the search; trials it had not ended run again at their own
+    index, their unfinished sessions resuming from their checkpoints."""
+    saved = control.read_saved_spec(run_dir, spec["name"])
+    spec = control.resumed_spec(spec, saved, force)
+    found = samplers(spec)
+    control.preflight(spec)
+    lab_logger.setup(log_level, run_dir / "log" / f"{spec['name']}.log")
+    if spec != saved:
+        write_json(run_dir / f"{spec['name']}_spec.json", spec)
+    (run_dir / "ray" / INTERRUPTED).unlink(missing_ok=True)
+    logger.info(f"Resuming the search {spec['name']}: {run_dir}")
+    fit(spec, found, run_dir, log_level, address)
+    return finish(spec, run_dir, keep)
+
+
 def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | None) -> None:
+    """Tune runs the trials (or restores them when run_dir holds a Tune experiment). Ctrl-C or
+    SIGTERM: running trials save their sessions, the experiment table is written, and
+    Interrupted names the folder to resume."""
+    with stopping(run_dir) as received:
+        try:
+            start_ray(address)
+            tuner(spec, found, run_dir, log_level).fit()
+        finally:
+            import ray
+
+            ray.shutdown()
+    if received:
+        analysis.write_experiment(run_dir, spec["name"], spec)
+        raise Interrupted(received[0], run_dir, "search")
+
+
+def tuner(spec: dict, found: dict, run_dir: Path, log_level: str):
     import ray
     from ray import tune
+    from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
+
+    from slm_lab.experiment.tune_trial import LabTrial
 
     meta = spec["meta"]
     res = meta["search_resources"]
     cpus = max(1, int(res.get("cpu", 1)))
-    trainable = tune.with_parameters(
-        run_trial, spec=spec, run_dir=run_dir.resolve(), log_level=log_level, cpus=cpus
+    trainable = tune.with_resources(
+        tune.with_parameters(
+            LabTrial, spec=spec, run_dir=run_dir.resolve(), log_level=log_level, cpus=cpus
+        ),
+        {"cpu": cpus, "gpu": res.get("gpu", 0)},
     )
-    start_ray(address)
-    try:
-        concurrent = max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus)
-        tuner = tune.Tuner(
-            tune.with_resources(trainable, {"cpu": cpus, "gpu": res.get("gpu", 0)}),
-            param_space={path: domain(*args) for path, args in found.items()},
-            tune_config=tune.TuneConfig(
-                metric=METRIC,
-                mode="max",
-                search_alg=searcher(found, meta["random_seed"]),
-                scheduler=scheduler(meta, spec["env"]["max_frame"]),
-                num_samples=meta["max_trial"],
-                max_concurrent_trials=concurrent,
-            ),
-            run_config=tune.RunConfig(
-                storage_path=str((run_dir / "ray").resolve()), name="tune", verbose=0
-            ),
+    space = {path: domain(*args) for path, args in found.items()}
+    storage = (run_dir / "ray" / "tune").resolve()
+    if tune.Tuner.can_restore(storage):
+        logger.info(f"Tune restores the search from {storage}")
+        return tune.Tuner.restore(str(storage), trainable, param_space=space)
+    return tune.Tuner(
+        trainable,
+        param_space=space,
+        tune_config=tune.TuneConfig(
+            metric=METRIC,
+            mode="max",
+            search_alg=searcher(found, meta["random_seed"]),
+            scheduler=scheduler(meta, spec["env"]["max_frame"]),
+            num_samples=meta["max_trial"],
+            max_concurrent_trials=max(1, int(ray.cluster_resources().get("CPU", 1)) // cpus),
+        ),
+        run_config=tune.RunConfig(
+            storage_path=str(storage.parent),
+            name=storage.name,
+            verbose=0,
+            checkpoint_config=tune.CheckpointConfig(checkpoint_at_end=False),  # the lab's own
+            callbacks=[JsonLoggerCallback(), CSVLoggerCallback()],  # result.json, progress.csv
+        ),
+    )
+
+
+@contextmanager
+def stopping(run_dir: Path) -> Iterator[list[int]]:
+    """The first Ctrl-C or SIGTERM marks the folder (trials then know they are not stopped by
+    the scheduler) and asks Tune to end with SIGUSR1, Tune's own stop signal: it saves its
+    state and stops the trials, which wait for their sessions to save. Tune's SIGINT handler is
+    off (it would not see SIGTERM); later signals change nothing."""
+    received: list[int] = []
+
+    def handle(signum: int, frame: object) -> None:
+        if received:
+            return
+        received.append(signum)
+        (run_dir / "ray").mkdir(exist_ok=True)
+        (run_dir / "ray" / INTERRUPTED).touch()
+        logger.warning(
+            f"{signal.Signals(signum).name}: stopping the search; running trials save their "
+            "sessions"
         )
-        tuner.fit()
+        if signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None):  # Tune not running yet
+            raise Interrupted(signum, run_dir, "search")
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
+    previous = {signum: signal.signal(signum, handle) for signum in interrupt.SIGNALS}
+    try:
+        yield received
     finally:
-        ray.shutdown()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def finish(spec: dict, run_dir: Path, keep: int | None) -> dict:

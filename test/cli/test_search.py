@@ -1,14 +1,21 @@
 """Search mode through the CLI with a real local Ray (started and stopped by the search)."""
 
 import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from test.conftest import run_cli, run_dirs, tiny_ppo, write_spec
+from test.conftest import CLI, run_cli, run_dirs, tiny_ppo, write_spec
 
 MAX_FRAME = 12_000
+WAIT_S = 240
 
 
 def search_spec(block: dict, max_trial: int, **meta) -> dict:
@@ -118,3 +125,64 @@ def test_asha_judges_the_mean_of_a_trials_sessions(tmp_path: Path):
     first = reports[0]
     mean = sum(t.set_index("frame").loc[first["frame"], "total_reward_ma"] for t in tables) / 2
     assert first["total_reward_ma"] == pytest.approx(mean)
+
+
+def rows(csv: Path) -> int:
+    return max(0, len(csv.read_text().splitlines()) - 1) if csv.exists() else 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_search_and_search_at_resumes_it(tmp_path: Path):
+    """Ctrl-C (SIGINT to the process group) while the second of 3 grid trials runs: exit 130
+    naming search@DIR, its 2 sessions saved, the table says unfinished; the printed command
+    resumes it: Tune restores the trial at its own index, its sessions continue from their
+    checkpoints, and the grid ends with 3 finished trials."""
+    block = {"agent.net.optim_spec.lr__grid_search": [3e-3, 1e-3, 1e-2]}
+    meta = {"max_session": 2, "search_resources": {"cpu": 2, "gpu": 0}}
+    spec = search_spec(block, 1, **meta)
+    spec["env"]["max_frame"] = max_frame = 40_000
+    path = write_spec(tmp_path, {"m": spec})
+    proc = subprocess.Popen(
+        [str(CLI), "run", str(path), "m", "search"],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + WAIT_S
+    tables = [f"m_t1_s{s}_session_df_train.csv" for s in (0, 1)]
+    while time.monotonic() < deadline and proc.poll() is None:
+        runs = run_dirs(tmp_path)
+        if runs and all(rows(runs[0] / "info" / t) >= 2 for t in tables):
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the search ended before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)
+    _, stderr = proc.communicate(timeout=WAIT_S)
+    assert proc.returncode == 130, stderr[-3000:]
+    (run,) = run_dirs(tmp_path)
+    last = stderr.strip().splitlines()[-1]
+    assert last == (
+        "error: interrupted by SIGINT; checkpoints saved; resume with: "
+        f"slm-lab run {path} m search@{run.relative_to(tmp_path)}"
+    )
+    df = pd.read_csv(run / "m_experiment_df.csv").set_index("trial")
+    assert df.loc[0, "status"] == "finished" and df.loc[1, "status"] == "unfinished"
+    assert not (run / "m_t1_trial_metrics_scalar.json").exists()
+    assert all((run / "model" / f"m_t1_s{s}_resume.pt").is_file() for s in (0, 1))
+
+    resumed = run_cli(*shlex.split(last.split("resume with: slm-lab ", 1)[1]), cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert run_dirs(tmp_path) == [run]
+    df = pd.read_csv(run / "m_experiment_df.csv").set_index("trial")
+    assert sorted(df.index) == [0, 1, 2] and (df["status"] == "finished").all()
+    assert sorted(df["agent.net.optim_spec.lr"]) == [1e-3, 3e-3, 1e-2]
+    for s in (0, 1):
+        log = (run / "log" / f"m_t1_s{s}.log").read_text()
+        (frame,) = re.findall(rf"Session {s} resumes at frame (\d+)", log)
+        frames = pd.read_csv(run / "info" / tables[s])["frame"]
+        assert 0 < int(frame) < max_frame and frames.is_monotonic_increasing
+        assert frames.is_unique and frames.iloc[-1] == max_frame
+    claims = sorted(p.name for p in (run / "ray" / "trials").iterdir())
+    assert claims == ["t0", "t1", "t2"]  # the restored trial kept its index
+    assert (run / "m_best_spec.json").is_file() and not (run / "ray" / "interrupted").exists()

@@ -1,8 +1,12 @@
 """The search block as a Tune space: samplers, refusals before Ray starts, trial specs."""
 
+import signal
+from pathlib import Path
+
 import pytest
 
 from slm_lab.experiment import search
+from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.spec.errors import SpecError
 from test.conftest import tiny_ppo
 
@@ -69,3 +73,36 @@ def test_trial_spec_takes_the_sampled_values():
     out = search.trial_spec(spec, {"agent.algorithm.gamma": 0.95, "agent.net.hid_layers": [8]})
     assert out["agent"]["algorithm"]["gamma"] == 0.95 and out["agent"]["net"]["hid_layers"] == [8]
     assert "search" not in out and spec["agent"]["algorithm"]["gamma"] == 0.99  # a copy
+
+
+def test_claims_number_trials_in_start_order_and_find_their_own(tmp_path: Path):
+    from slm_lab.experiment.tune_trial import claim_index
+
+    assert claim_index(tmp_path, "a") == (0, False)
+    assert claim_index(tmp_path, "b") == (1, False)
+    assert claim_index(tmp_path, "a") == (0, True)  # a trial Tune restored: its sessions resume
+    assert (tmp_path / "ray" / "trials" / "t1").read_text() == "b"
+
+
+def test_a_signal_before_tune_runs_interrupts_at_once(tmp_path: Path):
+    before = signal.getsignal(signal.SIGTERM)
+    assert signal.getsignal(signal.SIGUSR1) == signal.SIG_DFL
+    with pytest.raises(Interrupted) as e, search.stopping(tmp_path) as received:
+        signal.raise_signal(signal.SIGTERM)
+    assert (e.value.signum, e.value.run_dir, e.value.mode) == (signal.SIGTERM, tmp_path, "search")
+    assert received == [signal.SIGTERM] and (tmp_path / "ray" / "interrupted").is_file()
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_a_signal_while_tune_runs_asks_tune_to_stop_once(tmp_path: Path):
+    """Tune's stop signal is SIGUSR1; a second Ctrl-C changes nothing."""
+    asked: list[int] = []
+    tune_handler = signal.signal(signal.SIGUSR1, lambda signum, frame: asked.append(signum))
+    try:
+        with search.stopping(tmp_path) as received:
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)
+    finally:
+        signal.signal(signal.SIGUSR1, tune_handler)
+    assert received == [signal.SIGINT] and asked == [signal.SIGUSR1]
+    assert (tmp_path / "ray" / "interrupted").is_file()
