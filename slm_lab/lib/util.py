@@ -120,3 +120,25 @@ def versions() -> dict[str, str | None]:
         except PackageNotFoundError:
             out[pkg] = None
     return out
+
+
+def load_env_file(path: Path) -> list[str]:
+    """`KEY=value` and `export KEY=value` lines of a .env file into the environment, never over
+    a variable already set (quotes around values dropped, # comments skipped); returns the keys
+    set. A missing file sets nothing."""
+    if not path.is_file():
+        return []
+    added = []
+    for line in path.read_text().splitlines():
+        text = line.strip().removeprefix("export ").strip()
+        key, sep, value = text.partition("=")
+        key = key.strip()
+        if text.startswith("#") or not sep or not key.isidentifier():
+            continue
+        value = value.strip()
+        if len(value) > 1 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        if key not in os.environ:
+            os.environ[key] = value
+            added.append(key)
+    return added

@@ -1,7 +1,9 @@
-"""Small helpers: run folders."""
+"""Small helpers: run folders, .env files."""
 
+import os
 import re
 
+from slm_lab.lib import util
 from slm_lab.lib.util import new_folder
 
 
@@ -12,3 +14,24 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     assert stamp_b > stamp_a  # the second waited for the next second: names stay as users expect
     assert re.fullmatch(r"ppo_\d{4}_\d{2}_\d{2}_\d{6}", second.name)
     assert second.name == f"ppo_{stamp_b}"
+
+
+def test_env_file_fills_what_the_environment_lacks(tmp_path, monkeypatch):
+    env = tmp_path / ".env"
+    env.write_text(
+        "# HuggingFace\n"
+        "export HF_REPO=me/runs\n"
+        "HF_TOKEN='hf_secret'\n"
+        'SLM_TEST_QUOTED="a b"\n'
+        "SLM_TEST_SET=from_file\n"
+        "not a line\n"
+        "1BAD=x\n"
+    )
+    for key in ("HF_REPO", "HF_TOKEN", "SLM_TEST_QUOTED"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("SLM_TEST_SET", "from_env")
+    assert util.load_env_file(env) == ["HF_REPO", "HF_TOKEN", "SLM_TEST_QUOTED"]
+    assert os.environ["HF_REPO"] == "me/runs" and os.environ["HF_TOKEN"] == "hf_secret"
+    assert os.environ["SLM_TEST_QUOTED"] == "a b" and os.environ["SLM_TEST_SET"] == "from_env"
+    assert "1BAD" not in os.environ
+    assert util.load_env_file(tmp_path / "missing") == []
