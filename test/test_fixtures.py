@@ -49,7 +49,7 @@ def test_runnable_fixtures_train(tmp_path: Path, rel: str, name: str):
     spec = loaded.spec
     spec["env"]["max_frame"] = 2048  # a shortened copy
     spec["meta"].update(max_session=1, random_seed=3)
-    metrics = control.start(spec, loaded.file, "train", False, "WARNING", tmp_path)
+    _, metrics = control.start(spec, loaded.file, "train", False, "WARNING", tmp_path)
     assert metrics["frame"] == 2048
     (run,) = tmp_path.iterdir()
     df = pd.read_csv(run / "info" / f"{name}_t0_s0_session_df_train.csv")

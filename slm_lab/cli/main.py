@@ -11,10 +11,11 @@ import typer
 
 from slm_lab import ROOT, __version__
 from slm_lab.experiment import SessionsFailed
+from slm_lab.lib import hf
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.logger import logger
 from slm_lab.lib.redact import redact
-from slm_lab.lib.util import find_run
+from slm_lab.lib.util import find_run, load_env_file
 from slm_lab.spec import SpecError, load_spec
 from slm_lab.spec.names import MODES
 
@@ -36,7 +37,7 @@ RUNNABLE_MODES = (
 ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
-VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address", "--keep")
+VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address", "--keep", "--repo")
 HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 
 app = typer.Typer(
@@ -102,6 +103,14 @@ def run(
         int | None,
         typer.Option("--keep", min=1, help="search: model files of the best N trials only."),
     ] = None,
+    upload_hf: Annotated[
+        bool,
+        typer.Option(
+            "--upload-hf",
+            envvar="UPLOAD_HF",
+            help="At the end, push the run folder to the dataset repo HF_REPO.",
+        ),
+    ] = False,
 ) -> None:
     """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
     if spec_file is None:
@@ -116,6 +125,8 @@ def run(
         base_mode = check_mode(mode)
         if keep is not None and base_mode != "search":
             raise SpecError("--keep applies to search mode only", "--keep")
+        if upload_hf:
+            hf.check_push(None)  # before training, not after it
         if base_mode == "enjoy":
             run_enjoy(mode.split("@", 1)[1], episodes, render, video)
             return
@@ -128,28 +139,32 @@ def run(
                 target = mode.split("@", 1)[1]
                 run_dir = find_run(target, DATA_DIR, "resume", loaded.spec["name"])
                 if base_mode == "search":
-                    metrics = import_search().resume(
+                    run_dir, metrics = import_search().resume(
                         loaded.spec, run_dir, level, ray_address, keep, force
                     )
                 else:
-                    metrics = control.resume(loaded.spec, run_dir, level, force)
+                    run_dir, metrics = control.resume(loaded.spec, run_dir, level, force)
             elif base_mode == "search":
-                metrics = import_search().search(
+                run_dir, metrics = import_search().search(
                     loaded.spec, loaded.file, level, DATA_DIR, ray_address, keep
                 )
             else:
-                metrics = control.start(
+                run_dir, metrics = control.start(
                     loaded.spec, loaded.file, base_mode, render, level, DATA_DIR
                 )
         except SpecError as e:
             raise e.locate(str(loaded.file), spec_name) from None
+        logger.debug(f"trial metrics: {metrics}")
+        if upload_hf:
+            hf.push(run_dir, None)
     except SpecError as e:
         raise fail(str(e)) from None
     except KeyboardInterrupt as e:
         raise fail(interrupted(e, spec_file, spec_name, sets), stop_code(e)) from None
     except SessionsFailed as e:
         raise fail(str(e), 1) from None
-    logger.debug(f"trial metrics: {metrics}")
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
 
 
 def stop_code(e: KeyboardInterrupt) -> int:
@@ -216,6 +231,10 @@ def search_command(
     keep: Annotated[
         int | None, typer.Option("--keep", min=1, help="Model files of the best N trials only.")
     ] = None,
+    upload_hf: Annotated[
+        bool,
+        typer.Option("--upload-hf", envvar="UPLOAD_HF", help="At the end, push to HF_REPO."),
+    ] = False,
 ) -> None:
     """Hyperparameter search: the same as `slm-lab run SPEC_FILE SPEC_NAME search`."""
     run(
@@ -227,6 +246,7 @@ def search_command(
         strict=strict,
         ray_address=ray_address,
         keep=keep,
+        upload_hf=upload_hf,
     )
 
 
@@ -284,6 +304,78 @@ def plot_list(
     typer.echo(format_runs(runs))
 
 
+REPO_HELP = "Dataset repo owner/name (default: HF_REPO)."
+
+
+@app.command()
+def push(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder, e.g. data/ppo_cartpole_<time>.")],
+    repo: Annotated[str | None, typer.Option("--repo", help=REPO_HELP)] = None,
+    with_resume: Annotated[
+        bool,
+        typer.Option(
+            "--with-resume", help="Also the resume checkpoints and Tune state (resume elsewhere)."
+        ),
+    ] = False,
+) -> None:
+    """Upload a run folder to a HuggingFace dataset repo, under data/<folder>, with a README."""
+    lab_logger.setup()
+    try:
+        paths = hf.push(run_dir, repo, with_resume)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
+    typer.echo(f"pushed {len(paths)} files to {hf.repo_id(repo)}: data/{run_dir.name}")
+
+
+@app.command()
+def pull(
+    pattern: Annotated[
+        str, typer.Argument(help="A spec name (its runs), a run folder name, or a glob.")
+    ],
+    repo: Annotated[str | None, typer.Option("--repo", help=REPO_HELP)] = None,
+    list_only: Annotated[
+        bool, typer.Option("--list", help="Only show what would be pulled.")
+    ] = False,
+) -> None:
+    """Download run folders from the dataset repo into data/ (folders already there are kept)."""
+    lab_logger.setup()
+    try:
+        folders = hf.pull(pattern, repo, DATA_DIR, list_only)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
+    verb = "would pull" if list_only else "pulled"
+    lines = [f"{verb} {DATA_DIR / f}" for f in folders] or [f"nothing new matches {pattern!r}"]
+    typer.echo("\n".join(lines))
+
+
+@app.command("list")
+def list_remote(
+    pattern: Annotated[
+        str | None, typer.Argument(help="A spec name, a run folder name, or a glob.")
+    ] = None,
+    repo: Annotated[str | None, typer.Option("--repo", help=REPO_HELP)] = None,
+) -> None:
+    """The run folders in the dataset repo, with their file counts."""
+    lab_logger.setup()
+    try:
+        runs = hf.remote_runs(repo, pattern)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
+    if not runs:
+        typer.echo(
+            f"no run folders in {hf.repo_id(repo)}" + (f" match {pattern!r}" if pattern else "")
+        )
+        return
+    width = max(len(f) for f in runs)
+    typer.echo("\n".join(f"{f.ljust(width)}  {n} files" for f, n in runs.items()))
+
+
 def split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -331,6 +423,7 @@ def normalize_argv(argv: list[str]) -> list[str]:
 
 
 def entry() -> None:
+    load_env_file(Path(".env"))  # HF_REPO, HF_TOKEN... for users who did not `source .env`
     try:
         app(args=normalize_argv(sys.argv[1:]), prog_name="slm-lab")
     except Exception:  # a bug: its traceback, secrets redacted, and exit code 1

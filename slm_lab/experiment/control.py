@@ -653,8 +653,9 @@ def preflight(spec: dict, check: Callable[[Agent], None] | None = None) -> None:
 
 def start(
     spec: dict, spec_file: Path, mode: str, render: bool, log_level: str, data_root: Path
-) -> dict:
-    """Validate by building, then write the run folder and run the trial. Returns trial metrics."""
+) -> tuple[Path, dict]:
+    """Validate by building, then write the run folder and run the trial. Returns the run folder
+    and the trial metrics."""
     if mode == "dev":
         spec["meta"]["max_session"] = 1
     preflight(spec)
@@ -662,7 +663,7 @@ def start(
     lab_logger.setup(log_level, ctx.log_dir / f"{ctx.prefix()}.log")
     write_specs(spec, ctx)
     logger.info(f"Running {spec['name']} ({mode}): {ctx.run_dir}")
-    return run_trial(spec, ctx)
+    return ctx.run_dir, run_trial(spec, ctx)
 
 
 def open_run(
@@ -676,7 +677,7 @@ def open_run(
     return spec, ctx
 
 
-def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> dict:
+def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> tuple[Path, dict]:
     """Continue the unfinished sessions of run_dir from their checkpoints (train@DIR)."""
     saved = read_saved_spec(run_dir, spec["name"])
     spec = resumed_spec(spec, saved, force)
@@ -687,7 +688,7 @@ def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> dict:
     if spec != saved:
         write_specs(spec, ctx)
     logger.info(f"Resuming {spec['name']}: {run_dir}")
-    return run_trial(spec, ctx)
+    return run_dir, run_trial(spec, ctx)
 
 
 def context(

@@ -144,9 +144,9 @@ def search(
     data_root: Path,
     address: str | None = None,
     keep: int | None = None,
-) -> dict:
-    """Run the search into data/<name>_<time>/; returns the best trial's metrics. `keep`: only
-    the best `keep` trials keep their model files."""
+) -> tuple[Path, dict]:
+    """Run the search into data/<name>_<time>/; returns the folder and the best trial's metrics.
+    `keep`: only the best `keep` trials keep their model files."""
     found = samplers(spec)
     control.preflight(spec)
     spec, ctx = control.open_run(spec, spec_file, "search", False, log_level, data_root)
@@ -155,7 +155,7 @@ def search(
     write_json(run_dir / f"{name}_spec.json", spec)
     logger.info(f"Searching {name}: {len(found)} keys, {meta['max_trial']} samples: {run_dir}")
     fit(spec, found, run_dir, log_level, address)
-    return finish(spec, run_dir, keep)
+    return run_dir, finish(spec, run_dir, keep)
 
 
 def resume(
@@ -165,7 +165,7 @@ def resume(
     address: str | None = None,
     keep: int | None = None,
     force: bool = False,
-) -> dict:
+) -> tuple[Path, dict]:
     """search@DIR: Tune restores the search; trials it had not ended run again at their own
     index, their unfinished sessions resuming from their checkpoints."""
     saved = control.read_saved_spec(run_dir, spec["name"])
@@ -178,7 +178,7 @@ def resume(
     (run_dir / "ray" / INTERRUPTED).unlink(missing_ok=True)
     logger.info(f"Resuming the search {spec['name']}: {run_dir}")
     fit(spec, found, run_dir, log_level, address)
-    return finish(spec, run_dir, keep)
+    return run_dir, finish(spec, run_dir, keep)
 
 
 def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | None) -> None:

@@ -17,7 +17,7 @@ def test_random_agent_scores_the_baseline(tmp_path: Path):
     raw["env"]["num_envs"] = 4
     spec, _ = validate(raw)
     spec["name"] = "random_cartpole"
-    metrics = control.start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
+    _, metrics = control.start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
     (run,) = tmp_path.iterdir()
     session = json.loads(
         (run / "info" / "random_cartpole_t0_s0_session_metrics_scalar.json").read_text()

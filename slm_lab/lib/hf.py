@@ -1,0 +1,254 @@
+"""Run folders on a HuggingFace dataset repo, as `data/<folder>/...`: push (one commit per folder,
+with a README card), pull (whole folders, skipping those present) and list. Torch-free.
+
+The repo comes from --repo or HF_REPO; the token from HF_TOKEN (or `hf auth login`). Network
+errors and server errors are retried; local files are only ever read by a push, and a pull
+moves a folder into place only once every file of it has arrived."""
+
+import fnmatch
+import math
+import os
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from loguru import logger
+
+from slm_lab.lib.util import is_run
+from slm_lab.spec.errors import SpecError
+
+REPO_ENV = "HF_REPO"
+PREFIX = "data"  # the folder of run folders, in the repo as on disk
+RETRIES = 3  # tries of create_repo when the network or the server fails
+BACKOFF_S = 2.0  # wait before the second try; doubles after each
+RESUME_ONLY = ("model/*_resume.pt", "ray/*")  # what a run needs only to resume elsewhere
+GLOB_CHARS = "*?["
+SERVER_ERROR = 500  # statuses from here on are the server's trouble: retried
+
+
+class HubError(Exception):
+    """A push, pull or list that could not be done: the message says why and what to do."""
+
+
+def repo_id(repo: str | None) -> str:
+    found = repo or os.environ.get(REPO_ENV)
+    if not found:
+        raise SpecError(
+            f"no dataset repo: set {REPO_ENV}=owner/name (see .env.example) or pass --repo",
+            "--repo",
+        )
+    if found.count("/") != 1 or not all(found.split("/")):
+        raise SpecError(f"{found!r} is not a repo id of the form owner/name", "--repo")
+    return found
+
+
+def endpoint() -> str | None:
+    """HF_ENDPOINT as it is now (huggingface_hub reads it once, at its import)."""
+    return os.environ.get("HF_ENDPOINT")
+
+
+def api():
+    from huggingface_hub import HfApi
+
+    return HfApi(endpoint=endpoint(), library_name="slm-lab")
+
+
+def token() -> str:
+    from huggingface_hub import get_token
+
+    found = get_token()
+    if not found:
+        raise SpecError(
+            "pushing needs a HuggingFace token with write access: set HF_TOKEN (see "
+            ".env.example) or run `hf auth login`",
+            "HF_TOKEN",
+        )
+    return found
+
+
+def retried[T](what: str, call: Callable[[], T], tries: int = 1) -> T:
+    """The call, tried `tries` times when the network or the server fails (huggingface_hub
+    already backs off and retries uploads, listings and downloads 5 times, not create_repo);
+    refusals (401, 403, 404) are not retried. A failure is one HubError naming what was tried."""
+    from huggingface_hub.errors import HfHubHTTPError, HTTPError  # HTTPError: its client's
+
+    wait = BACKOFF_S
+    for attempt in range(1, tries + 1):
+        try:
+            return call()
+        except HfHubHTTPError as e:
+            status = e.response.status_code if e.response is not None else None
+            if status is not None and status < SERVER_ERROR:
+                raise HubError(f"{what}: {refusal(status, e)}") from None
+            error = f"server error {status}"
+        except (HTTPError, OSError) as e:
+            error = f"{type(e).__name__}: {e}"
+        if attempt < tries:
+            logger.warning(f"{what}: {error}; retrying in {wait:.0f} s ({attempt}/{tries})")
+            time.sleep(wait)
+            wait *= 2
+    after = f" after {tries} tries" if tries > 1 else ""
+    raise HubError(f"{what}: {error}{after}; local files are untouched")
+
+
+def refusal(status: int, e: Exception) -> str:
+    from huggingface_hub.errors import RepositoryNotFoundError
+
+    reasons = {
+        401: "the token was refused (check HF_TOKEN)",
+        403: "the token may not write to this repo (it needs write access)",
+    }
+    if isinstance(e, RepositoryNotFoundError):
+        return "the repo does not exist or the token cannot see it"
+    return reasons.get(status, f"HTTP {status}: {str(e).splitlines()[0]}")
+
+
+def upload_paths(run_dir: Path, resume: bool) -> list[str]:
+    """The run folder's files, relative to it: everything but what only a resume needs (the
+    resume checkpoints with optimizer and replay state, Tune's state), unless `resume`."""
+    files = sorted(str(p.relative_to(run_dir)) for p in run_dir.rglob("*") if p.is_file())
+    keep = [f for f in files if not Path(f).name.startswith(".")]
+    if resume:
+        return keep
+    return [f for f in keep if not any(fnmatch.fnmatch(f, pat) for pat in RESUME_ONLY)]
+
+
+def card(run_dir: Path) -> str:
+    """The folder's README: what ran, its score, the command that reproduces it, its graph."""
+    from slm_lab.experiment import analysis
+
+    name, spec = analysis.read_run(run_dir)
+    summary = analysis.run_summary(run_dir)
+    env = spec["env"]["name"]
+    algo = analysis.algo_label(spec)
+    score = summary["total_reward_ma"]
+    shown = "n/a" if math.isnan(score) else f"{score:.2f}"
+    trial = analysis.best_trial(run_dir, name) if summary["trials"] > 1 else 0
+    graph = run_dir / "graph" / f"{name}_t{trial}_trial_graph"
+    spec_file = spec["meta"].get("spec_file") or f"{name}_spec.json"
+    mode = "search" if "search" in spec else "train"
+    lines = [
+        "---",
+        f"tags: [reinforcement-learning, slm-lab, {algo.lower().replace(' ', '-')}]",
+        "---",
+        f"# {run_dir.name}",
+        "",
+        f"[SLM Lab](https://github.com/kengz/SLM-Lab) {mode} run of spec `{name}`: {algo} on "
+        f"`{env}`.",
+        "",
+        "| total_reward_ma | frames | trials | sessions finished | status |",
+        "|---|---|---|---|---|",
+        f"| {shown} | {summary['frames']} | {summary['trials']} | {summary['sessions']} | "
+        f"{summary['status']} |",
+        "",
+        "Reproduce (the spec as it ran, seeds included, is `" + f"{name}_spec.json` here):",
+        "",
+        "```bash",
+        f"slm-lab run {spec_file} {name} {mode}",
+        "```",
+    ]
+    if graph.with_suffix(".png").is_file():
+        lines += ["", f"![{name}](graph/{graph.name}.png)"]
+    elif graph.with_suffix(".html").is_file():
+        lines += ["", f"[Trial graph](graph/{graph.name}.html) (interactive HTML)"]
+    return "\n".join(lines) + "\n"
+
+
+def check_push(repo: str | None) -> tuple[str, str]:
+    """The repo and token a push needs, or the error that says how to set them."""
+    return repo_id(repo), token()
+
+
+def push(run_dir: Path, repo: str | None, resume: bool = False) -> list[str]:
+    """Upload run_dir to the repo under data/<folder> in one commit (created if missing);
+    returns the paths written in the repo."""
+    repo, key = check_push(repo)
+    if not run_dir.is_dir():
+        raise SpecError(f"run folder {run_dir} does not exist", "RUN_DIR")
+    from huggingface_hub import CommitOperationAdd
+
+    base = f"{PREFIX}/{run_dir.name}"
+    files = upload_paths(run_dir, resume)
+    ops = [CommitOperationAdd(f"{base}/{f}", str(run_dir / f)) for f in files]
+    ops.append(CommitOperationAdd(f"{base}/README.md", card(run_dir).encode()))
+    hub = api()
+    retried(
+        f"creating {repo}",
+        lambda: hub.create_repo(repo, repo_type="dataset", exist_ok=True, token=key),
+        RETRIES,
+    )
+    retried(
+        f"pushing {run_dir.name} to {repo}",
+        lambda: hub.create_commit(
+            repo,
+            ops,
+            commit_message=f"slm-lab push {run_dir.name}",
+            repo_type="dataset",
+            token=key,
+        ),
+    )
+    logger.info(f"pushed {len(ops)} files of {run_dir} to {repo}/{base}")
+    return [op.path_in_repo for op in ops]
+
+
+def remote_runs(repo: str | None, pattern: str | None = None) -> dict[str, int]:
+    """Run folders in the repo (matching pattern) -> how many files each holds."""
+    repo = repo_id(repo)
+    hub = api()
+    files = retried(f"listing {repo}", lambda: hub.list_repo_files(repo, repo_type="dataset"))
+    counts: dict[str, int] = {}
+    for path in files:
+        head, _, rest = path.partition(f"{PREFIX}/")
+        folder, _, file = rest.partition("/")
+        if not head and folder and file:
+            counts[folder] = counts.get(folder, 0) + 1
+    return {f: n for f, n in sorted(counts.items()) if matches(f, pattern)}
+
+
+def matches(folder: str, pattern: str | None) -> bool:
+    """No pattern: all; a glob: fnmatch on the folder name; else a spec name (its runs) or a
+    folder name."""
+    if not pattern:
+        return True
+    if any(c in pattern for c in GLOB_CHARS):
+        return fnmatch.fnmatch(folder, pattern)
+    return folder == pattern or is_run(folder, pattern)
+
+
+def pull(pattern: str, repo: str | None, data_root: Path, list_only: bool = False) -> list[str]:
+    """Download the repo's run folders that match and are not in data_root; returns them."""
+    repo = repo_id(repo)
+    found = remote_runs(repo, pattern)
+    todo = [f for f in found if not (data_root / f).exists()]
+    for folder in found:
+        if folder not in todo:
+            logger.info(f"{folder}: already in {data_root}, skipped")
+    if list_only or not todo:
+        return todo
+    data_root.mkdir(parents=True, exist_ok=True)
+    staging = data_root / f".pull-{os.getpid()}"
+    try:
+        download(repo, todo, staging)
+        for folder in todo:
+            (staging / PREFIX / folder).rename(data_root / folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    logger.info(f"pulled {len(todo)} run folder(s) from {repo} into {data_root}")
+    return todo
+
+
+def download(repo: str, folders: list[str], staging: Path) -> None:
+    from huggingface_hub import snapshot_download
+
+    patterns = [f"{PREFIX}/{f}/*" for f in folders]
+    retried(
+        f"pulling from {repo}",
+        lambda: snapshot_download(
+            repo,
+            repo_type="dataset",
+            allow_patterns=patterns,
+            local_dir=staging,
+            endpoint=endpoint(),
+        ),
+    )
