@@ -196,3 +196,17 @@ class HubServer:
     def __exit__(self, *exc: object) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def main(root: str, endpoint_file: str) -> None:
+    """`python test/lib/hub_store.py ROOT ENDPOINT_FILE`: serve until killed (CI's minimal-install
+    check runs push, list and pull against it); the endpoint is written to ENDPOINT_FILE."""
+    server = HubServer(Path(root))
+    Path(endpoint_file).write_text(server.endpoint)
+    server.server.serve_forever()
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(*sys.argv[1:])
