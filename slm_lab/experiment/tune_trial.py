@@ -91,15 +91,15 @@ class LabTrial(tune.Trainable):
             write_json(self.ctx.spec_file, self.spec)
         self.results: queue.Queue = queue.Queue()
         self.last = {METRIC: math.nan, TIME_ATTR: 0}
+        self.reporter = Reporter(self.ctx, self.spec["meta"]["max_session"], self.results.put)
         self.thread = threading.Thread(target=self.work, name=f"trial-{index}", daemon=True)
         self.thread.start()
 
     def work(self) -> None:
-        reporter = Reporter(self.ctx, self.spec["meta"]["max_session"], self.results.put)
         try:
-            control.Trial(self.spec, self.ctx, reporter).run()
+            control.Trial(self.spec, self.ctx, self.reporter).run()
         except Interrupted:
-            self.stopped(reporter.frame)
+            self.stopped(self.reporter.frame)
         except BaseException as e:  # handed to Tune through step: the trial errors
             self.results.put(e)
         finally:
@@ -127,7 +127,10 @@ class LabTrial(tune.Trainable):
         return item
 
     def cleanup(self) -> None:
-        """Tune stops the trial: ask its sessions to stop and wait until they have saved."""
-        if self.thread.is_alive():
+        """Tune stops the trial: ask its sessions to stop and wait until they have saved. Stopped
+        on its last report (ASHA's top rung can be max_frame), it is left to finish instead."""
+        if not self.thread.is_alive():
+            return
+        if self.reporter.frame < self.spec["env"]["max_frame"]:
             interrupt.request(signal.SIGTERM)
-            self.thread.join()
+        self.thread.join()
