@@ -17,58 +17,13 @@ from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.util import cpu_count, write_json
 from slm_lab.spec import schema
-from slm_lab.spec.errors import SpecError
+from slm_lab.spec.space import samplers
 
 METRIC = "total_reward_ma"
 TIME_ATTR = "frame"
 INTERRUPTED = "interrupted"  # file in <run>/ray while the search stops on Ctrl-C or SIGTERM
-ARGS = {  # numeric samplers: the arguments they take
-    "uniform": ("low", "high"),
-    "loguniform": ("low", "high"),
-    "quniform": ("low", "high", "q"),
-    "qloguniform": ("low", "high", "q"),
-    "randn": ("mean", "sd"),
-    "randint": ("low", "high"),
-    "qrandint": ("low", "high", "q"),
-}
 OPTUNA = {"uniform", "loguniform", "quniform", "qloguniform", "randint", "qrandint", "choice"}
 SCALARS = (bool, int, float, str, type(None))
-
-
-def samplers(spec: dict) -> dict[str, tuple[str, list]]:
-    """Dotted spec path -> (sampler, arguments); refused, by key path, where the path is not in
-    the spec or the arguments cannot be sampled. Runs before Ray starts."""
-    out = {}
-    for path, (sampler, args) in analysis.search_entries(spec).items():
-        where = f"search.{path}__{sampler}"
-        if not pydash.has(spec, path):
-            raise SpecError(f"{path} is not a key of this spec: set it in the spec first", where)
-        if sampler in ARGS:
-            check_numbers(sampler, args, where)
-        out[path] = (sampler, args)
-    if not out:
-        raise SpecError("search mode needs a search block, e.g. agent.algorithm.gamma__uniform")
-    return out
-
-
-def check_numbers(sampler: str, args: list, where: str) -> None:
-    names = ARGS[sampler]
-    numbers = all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)
-    if len(args) != len(names) or not numbers:
-        raise SpecError(f"{sampler} takes [{', '.join(names)}], got {args!r}", where)
-    if sampler == "randn":
-        if args[1] <= 0:
-            raise SpecError(f"randn needs sd > 0, got {args[1]}", where)
-        return
-    low, high = args[0], args[1]
-    if low >= high:
-        raise SpecError(f"{sampler} needs low < high, got {args!r}", where)
-    if "log" in sampler and low <= 0:
-        raise SpecError(f"{sampler} needs low > 0, got {low}", where)
-    if sampler.startswith("q") and args[2] <= 0:
-        raise SpecError(f"{sampler} needs q > 0, got {args[2]}", where)
-    if "randint" in sampler and not all(isinstance(a, int) for a in args):
-        raise SpecError(f"{sampler} takes whole numbers, got {args!r}", where)
 
 
 def domain(sampler: str, args: list):
@@ -124,13 +79,13 @@ def searcher(found: dict, seed: int):
 def start_ray(address: str | None) -> None:
     import logging
 
-    import ray
-
     logging.getLogger("ray.tune.tune").setLevel(logging.CRITICAL)  # its restore hint is Python
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance needs no token
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the new one prints tables even at verbose 0
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no tensorboardX files
+    import ray
+
     if address:
         ray.init(address=address, log_to_driver=False)
     else:
