@@ -81,6 +81,9 @@ def start_ray(address: str | None) -> None:
 
     logging.getLogger("ray.tune.tune").setLevel(logging.CRITICAL)  # its restore hint is Python
 
+    # read by Ray when imported: under `uv run`, Ray would ship the working directory (data/
+    # included) to its workers and start them through uv; they share this environment already
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local instance needs no token
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the new one prints tables even at verbose 0
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")  # no tensorboardX files

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test.conftest import CLI, run_cli, run_dirs, tiny_ppo, write_spec
+from test.conftest import CLI, REPO, run_cli, run_dirs, tiny_ppo, write_spec
 
 MAX_FRAME = 12_000
 WAIT_S = 240
@@ -65,11 +65,19 @@ def test_asha_stops_trials_that_cannot_learn(tmp_path: Path):
 
 @pytest.mark.slow
 def test_grid_search_runs_exactly_the_grid(tmp_path: Path):
+    """Run as users do, through `uv run` from a folder outside the project (Ray's uv hook
+    would otherwise ship the working directory to its workers, and here fail)."""
     block = {"agent.algorithm.gamma__grid_search": [0.9, 0.95, 0.99]}
     spec = search_spec(block, 1)
     spec["env"]["max_frame"] = 2000
     path = write_spec(tmp_path, {"g": spec})
-    result = run_cli("run", str(path), "g", "search", cwd=tmp_path)
+    uv = os.environ.get("UV")  # uv's own path, set by `uv run` (README's test command)
+    assert uv is not None, "run the tests with `uv run pytest`"
+    argv = [uv, "run", "--frozen", "--project", str(REPO), "slm-lab", "run", str(path), "g"]
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy"}
+    result = subprocess.run(
+        [*argv, "search"], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=WAIT_S
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "basic variant generator" in result.stderr
     (run,) = run_dirs(tmp_path)
