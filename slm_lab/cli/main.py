@@ -1,6 +1,7 @@
 """The `slm-lab` command. Heavy imports (torch, gymnasium) happen inside commands that need them."""
 
 import importlib
+import os
 import shlex
 import sys
 import traceback
@@ -37,7 +38,7 @@ RUNNABLE_MODES = (
 ENJOY_EPISODES = 4
 EXIT_SPEC = 2
 EXIT_INTERRUPT = 130
-VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address", "--keep", "--repo")
+VALUE_OPTIONS = ("-s", "--set", "--log-level", "--ray-address", "--keep", "--repo", "-n", "--name")
 HELP_FLAGS = ("--help", "-h", "--version", "--install-completion", "--show-completion")
 
 app = typer.Typer(
@@ -305,6 +306,64 @@ def plot_list(
 
 
 REPO_HELP = "Dataset repo owner/name (default: HF_REPO)."
+
+
+@app.command("run-remote")
+def run_remote(
+    spec_file: Annotated[str, typer.Argument(help="Spec file inside this repository.")],
+    spec_name: Annotated[str, typer.Argument(help="Spec name inside the file.")],
+    mode: Annotated[str, typer.Argument(help="train or search.")] = "train",
+    sets: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Substitute ${key} in the file: key=value."),
+    ] = None,
+    gpu: Annotated[bool, typer.Option("--gpu", help="A GPU machine (default: CPU).")] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="dstack run name (default: from the spec).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+) -> None:
+    """Train or search on a cloud machine through dstack; the run folder comes back to HF_REPO
+    (`slm-lab pull SPEC_NAME`). The spec is checked here first."""
+    from slm_lab.cli import remote
+    from slm_lab.spec import space
+
+    lab_logger.setup()
+    try:
+        loaded = load_spec(spec_file, spec_name, sets, strict=strict)
+        for warning in loaded.warnings:
+            logger.warning(f"{loaded.file} [{spec_name}] {warning}")
+        if mode == "search":
+            try:
+                space.samplers(loaded.spec)
+            except SpecError as e:
+                raise e.locate(str(loaded.file), spec_name) from None
+        argv, _ = remote.submit(loaded.file, spec_name, mode, sets or [], gpu, name)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
+    run = argv[argv.index("-n") + 1]
+    typer.echo(
+        f"submitted {run}: `dstack logs {run}` follows it; when it ends, "
+        f"`slm-lab pull {loaded.name}` brings its run folder here"
+    )
+
+
+@app.command("remote-job", hidden=True)
+def remote_job() -> None:
+    """On the remote machine (the .dstack task files run it): the lab with periodic uploads."""
+    from slm_lab.cli import remote
+
+    lab_logger.setup()
+    every = float(os.environ.get("UPLOAD_EVERY_S", remote.UPLOAD_EVERY_S))
+    try:
+        code = remote.job(DATA_DIR, dict(os.environ), every)
+    except SpecError as e:
+        raise fail(str(e)) from None
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -6,6 +6,7 @@ errors and server errors are retried; local files are only ever read by a push, 
 moves a folder into place only once every file of it has arrived."""
 
 import fnmatch
+import json
 import math
 import os
 import shutil
@@ -239,9 +240,12 @@ def pull(pattern: str, repo: str | None, data_root: Path, list_only: bool = Fals
 
 
 def download(repo: str, folders: list[str], staging: Path) -> None:
+    fetch(repo, [f"{PREFIX}/{f}/*" for f in folders], staging)
+
+
+def fetch(repo: str, patterns: list[str], staging: Path) -> None:
     from huggingface_hub import snapshot_download
 
-    patterns = [f"{PREFIX}/{f}/*" for f in folders]
     retried(
         f"pulling from {repo}",
         lambda: snapshot_download(
@@ -252,3 +256,40 @@ def download(repo: str, folders: list[str], staging: Path) -> None:
             endpoint=endpoint(),
         ),
     )
+
+
+def remote_key(path: Path) -> str | None:
+    """The dstack run a run folder's remote.json names (None when unreadable)."""
+    try:
+        return json.loads(path.read_text()).get("dstack_run")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def pull_remote(key: str, marker: str, data_root: Path) -> Path | None:
+    """The run folder of remote job `key` (its `marker` file names the job), pulled from the
+    repo into data_root with its resume state, unless it is there already; None when the repo
+    holds none (the job's first start). Creates the repo if missing."""
+    repo, token_ = check_push(None)
+    hub = api()
+    retried(
+        f"creating {repo}",
+        lambda: hub.create_repo(repo, repo_type="dataset", exist_ok=True, token=token_),
+        RETRIES,
+    )
+    files = retried(f"listing {repo}", lambda: hub.list_repo_files(repo, repo_type="dataset"))
+    markers = [f for f in files if f.startswith(f"{PREFIX}/") and f.endswith(f"/{marker}")]
+    if not markers:
+        return None
+    staging = data_root / f".pull-{os.getpid()}"
+    try:
+        fetch(repo, markers, staging)
+        owned = [m for m in markers if remote_key(staging / m) == key]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    if not owned:
+        return None
+    folder = owned[0].split("/")[1]
+    if not (data_root / folder).exists():
+        pull(folder, repo, data_root)
+    return data_root / folder

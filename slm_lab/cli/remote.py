@@ -1,0 +1,179 @@
+"""Runs on cloud machines through dstack, torch-free on this side.
+
+`run-remote` checks the spec here, then submits `.dstack/run-{cpu,gpu}-{train,search}.yml` with
+`dstack apply`, passing the spec and the HuggingFace settings as environment variables. On the
+remote machine the task runs `slm-lab remote-job`: the lab as a child process, its run folder
+pushed to HF_REPO with its resume state every UPLOAD_EVERY_S seconds and at the end. A spot
+machine taken away and retried by dstack starts `remote-job` again in an empty folder: it pulls
+the run its remote name (DSTACK_RUN_NAME) recorded and resumes it.
+"""
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from loguru import logger
+
+from slm_lab import ROOT
+from slm_lab.lib import hf
+from slm_lab.lib.util import write_json
+from slm_lab.spec.errors import SpecError
+
+CONFIG_DIR = ROOT.parent / ".dstack"
+REMOTE_FILE = "remote.json"  # in the run folder: the dstack run it belongs to
+REMOTE_MODES = ("train", "search")
+UPLOAD_EVERY_S = 900.0  # default period of the resume uploads of a remote run
+POLL_S = 1.0
+NAME_LEN = 40  # dstack run names: lowercase letters, digits and hyphens
+JOB_KEYS = ("SPEC_FILE", "SPEC_NAME", "LAB_MODE", "SPEC_VARS")  # what the task runs
+DSTACK_INSTALL = "uv tool install dstack"
+
+
+def config_file(gpu: bool, mode: str) -> Path:
+    return CONFIG_DIR / f"run-{'gpu' if gpu else 'cpu'}-{mode}.yml"
+
+
+def run_name(spec_name: str, mode: str) -> str:
+    """A dstack run name from the spec name: lowercase, hyphens, at most NAME_LEN characters."""
+    name = re.sub(r"[^a-z0-9-]+", "-", f"{spec_name}-{mode}".lower()).strip("-")
+    return name[:NAME_LEN].rstrip("-")
+
+
+def check_name(name: str) -> str:
+    if not re.fullmatch(rf"[a-z][a-z0-9-]{{0,{NAME_LEN - 1}}}", name):
+        raise SpecError(
+            f"{name!r} is not a dstack run name: lowercase letters, digits and hyphens, "
+            f"starting with a letter, at most {NAME_LEN}",
+            "-n",
+        )
+    return name
+
+
+def repo_path(spec_file: Path) -> str:
+    """The spec file relative to the repository, which dstack sends to the remote machine."""
+    root = ROOT.parent.resolve()
+    try:
+        return str(spec_file.resolve().relative_to(root))
+    except ValueError:
+        raise SpecError(
+            f"{spec_file} is outside the repository {root}: the remote machine gets the "
+            "repository only, so put the spec file inside it",
+            "SPEC_FILE",
+        ) from None
+
+
+def dstack_command() -> str:
+    found = shutil.which("dstack")
+    if found is None:
+        raise SpecError(
+            f"run-remote needs the dstack CLI: install it with `{DSTACK_INSTALL}`, then add "
+            "your project (`dstack project add ...`, see docs/USER_GUIDE.md)",
+            "dstack",
+        )
+    return found
+
+
+def submit(
+    spec_file: Path, spec_name: str, mode: str, sets: list[str], gpu: bool, name: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """`dstack apply` of the task file for gpu and mode, detached; returns its argv and the
+    variables passed. The spec is already validated."""
+    if mode not in REMOTE_MODES:
+        raise SpecError(f"run-remote runs {' or '.join(REMOTE_MODES)}, not {mode!r}", "MODE")
+    repo, _ = hf.check_push(None)  # the remote run sends its results there
+    name = check_name(name) if name else run_name(spec_name, mode)
+    env = {
+        "SPEC_FILE": repo_path(spec_file),
+        "SPEC_NAME": spec_name,
+        "LAB_MODE": mode,
+        "SPEC_VARS": " ".join(shlex.quote(s) for s in sets),
+        "HF_REPO": repo,
+        "HF_TOKEN": hf.token(),
+    }
+    config = config_file(gpu, mode)
+    argv = [dstack_command(), "apply", "-f", str(config), "-n", name, "-y", "-d"]
+    result = subprocess.run(argv, cwd=ROOT.parent, env={**os.environ, **env}, check=False)
+    if result.returncode != 0:
+        raise hf.HubError(f"dstack apply failed (exit {result.returncode}): see its output above")
+    return argv, env
+
+
+# the remote side
+
+
+def job_argv(env: dict[str, str], run_dir: Path | None) -> list[str]:
+    """The lab command of a remote job: a new run, or the resume of run_dir."""
+    mode = env.get("LAB_MODE", "train")
+    sets = [arg for kv in shlex.split(env.get("SPEC_VARS", "")) for arg in ("-s", kv)]
+    target = f"{mode}@{run_dir}" if run_dir else mode
+    cli = str(Path(sys.executable).parent / "slm-lab")  # this environment's console script
+    return [cli, "run", *sets, env["SPEC_FILE"], env["SPEC_NAME"], target]
+
+
+def find_own_run(data_root: Path, key: str) -> Path | None:
+    """The local run folder this remote job recorded itself in, if any."""
+    for path in sorted(data_root.glob(f"*/{REMOTE_FILE}")):
+        if hf.remote_key(path) == key:
+            return path.parent
+    return None
+
+
+def mark(run_dir: Path, key: str, env: dict[str, str]) -> None:
+    if not (run_dir / REMOTE_FILE).exists():
+        write_json(
+            run_dir / REMOTE_FILE, {"dstack_run": key, **{k: env.get(k, "") for k in JOB_KEYS}}
+        )
+
+
+def new_run(data_root: Path, before: set[Path]) -> Path | None:
+    runs = [p for p in data_root.glob("*_*") if p.is_dir() and p not in before]
+    return max(runs, key=lambda p: p.stat().st_mtime) if runs else None
+
+
+def job(data_root: Path, env: dict[str, str], every_s: float) -> int:
+    """The remote job: resume this dstack run's folder from HF_REPO if it has one, else start;
+    push the folder with its resume state every `every_s` and when the lab exits (or is
+    stopped: SIGTERM reaches the lab, which saves, then the last push goes). Returns the lab's
+    exit code."""
+    key = env.get("DSTACK_RUN_NAME") or "local"
+    hf.check_push(None)
+    hf.pull_remote(key, REMOTE_FILE, data_root)
+    run_dir = find_own_run(data_root, key)
+    logger.info(f"remote job {key}: " + (f"resuming {run_dir}" if run_dir else "new run"))
+    before = {p for p in data_root.glob("*_*") if p.is_dir()}
+    lab = subprocess.Popen(job_argv(env, run_dir))
+
+    def forward(signum: int, frame: object) -> None:  # the lab saves, then the last push goes
+        lab.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    next_push = time.monotonic() + every_s
+    try:
+        while lab.poll() is None:
+            time.sleep(POLL_S)
+            run_dir = run_dir or new_run(data_root, before)
+            if run_dir is not None and time.monotonic() >= next_push:
+                upload(run_dir, key, env)
+                next_push = time.monotonic() + every_s
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    run_dir = run_dir or new_run(data_root, before)
+    if run_dir is not None:
+        upload(run_dir, key, env)
+    return lab.returncode
+
+
+def upload(run_dir: Path, key: str, env: dict[str, str]) -> None:
+    """A push with the resume state; a failed one is logged and tried again at the next."""
+    mark(run_dir, key, env)
+    try:
+        hf.push(run_dir, None, resume=True)
+    except hf.HubError as e:
+        logger.warning(f"upload of {run_dir} failed, the next one will try again: {e}")
