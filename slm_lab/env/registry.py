@@ -4,6 +4,7 @@ import importlib
 import inspect
 from functools import cache
 
+from slm_lab.spec import names
 from slm_lab.spec.errors import SpecError, unknown_name
 
 # keyword arguments gymnasium.make itself takes, whatever the env
@@ -28,7 +29,8 @@ def _registry() -> dict | None:
 def check_env_id(name: str) -> tuple[str, ...] | None:
     """Refuse an unknown id; return the kwargs it accepts (None: any, or gymnasium absent)."""
     registry = _registry()
-    if registry is None:
+    if registry is None:  # the minimal install: the ids as data
+        names.check_env_id(name)
         return None
     if ":" in name:  # "module:Env-v0" registers its env on import, as gymnasium.make does
         module, name = name.split(":", 1)

@@ -3,6 +3,13 @@
 test/spec/test_names.py checks these tables against torch and the lab's registries.
 """
 
+import json
+from difflib import get_close_matches
+from functools import cache
+from pathlib import Path
+
+from slm_lab.spec.errors import unknown_name
+
 ALGORITHMS = (
     "Random",
     "Reinforce",
@@ -110,3 +117,21 @@ SEARCH_SAMPLERS = (
     "choice",
     "grid_search",
 )
+
+
+ENV_IDS_FILE = Path(__file__).parent / "env_ids.json"  # scripts/gen_env_ids.py writes it
+
+
+@cache
+def env_ids() -> frozenset[str]:
+    """The Gymnasium and ALE env ids, as data (no gymnasium import)."""
+    return frozenset(json.loads(ENV_IDS_FILE.read_text()))
+
+
+def check_env_id(name: str) -> None:
+    """Without gymnasium (the minimal install): refuse an env name that is neither a known id nor
+    a custom `module:EnvId`, as slm_lab.env.registry does with gymnasium's own registry."""
+    if ":" in name or name in env_ids():
+        return
+    close = get_close_matches(name, sorted(env_ids()), n=8, cutoff=0.5)
+    raise unknown_name("environment", name, "env.name", close)

@@ -138,6 +138,7 @@ def adamm_spec(tmp_path: Path) -> Path:
         ("dev", 2, "run-remote runs train or search, not 'dev'"),
         ("bad_name", 2, "'Pong_1' is not a dstack run name"),
         ("bad_search", 2, "search.agent.algorithm.gamma__uniform: uniform needs low < high"),
+        ("bad_env", 2, "env.name: unknown environment 'CartPole-v7' (did you mean 'CartPole-v1'?)"),
         ("dstack_fails", 1, "dstack apply failed (exit 3)"),
     ],
 )
@@ -162,6 +163,10 @@ def test_run_remote_refusals(tmp_path: Path, dstack: dict, case: str, code: int,
         spec = json.loads(CARTPOLE.read_text())["ppo_cartpole"]
         spec["search"] = {"agent.algorithm.gamma__uniform": [0.99, 0.9]}
         args[:3] = [str(write_spec(tmp_path, {"s": spec})), "s", "search"]
+    elif case == "bad_env":
+        spec = json.loads(CARTPOLE.read_text())["ppo_cartpole"]
+        spec["env"]["name"] = "CartPole-v7"
+        args[:2] = [str(write_spec(tmp_path, {"s": spec})), "s"]
     elif case == "dstack_fails":
         env["DSTACK_EXIT"] = "3"
     result = run_cli("run-remote", *args, cwd=tmp_path, **env)

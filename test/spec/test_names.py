@@ -1,7 +1,9 @@
 """The torch-free name tables match torch and the lab's registries."""
 
 import inspect
+import json
 
+import pytest
 import torch
 
 from slm_lab.agent.algorithm import ALGORITHMS
@@ -9,6 +11,8 @@ from slm_lab.agent.memory import MEMORIES
 from slm_lab.agent.net import NETS
 from slm_lab.agent.net.global_optim import GLOBAL_OPTIMIZERS
 from slm_lab.spec import names
+from slm_lab.spec.errors import SpecError
+from test.conftest import REPO
 
 
 def test_registries_are_subsets_of_the_tables():
@@ -41,3 +45,39 @@ def test_every_plain_step_optimizer_is_listed():
     }
     needs_more = {"LBFGS", "SparseAdam", "Muon"}  # closure, sparse grads, 2-D params only
     assert plain - needs_more <= set(names.OPTIMIZERS)
+
+
+def test_env_id_table_matches_the_installed_registry():
+    """scripts/gen_env_ids.py wrote the table; rerun it when gymnasium or ale-py change."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(
+        "gen_env_ids", REPO / "scripts" / "gen_env_ids.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_env_ids"] = module
+    spec.loader.exec_module(module)
+    assert sorted(names.env_ids()) == module.env_ids()
+
+
+def test_shipped_specs_use_known_env_ids():
+    found = 0
+    for path in (REPO / "slm_lab" / "spec").rglob("*.json"):
+        if path.name == "env_ids.json":
+            continue
+        for spec in json.loads(path.read_text()).values():
+            env = spec.get("env", {}).get("name", "")
+            if "${" not in env:
+                names.check_env_id(env)
+                found += 1
+    assert found > 20
+
+
+def test_without_gymnasium_an_unknown_env_id_is_refused_from_the_table():
+    names.check_env_id("my_pkg.envs:Maze-v0")  # a custom env names its module: accepted
+    with pytest.raises(SpecError) as e:
+        names.check_env_id("CartPole-v7")
+    assert e.value.path == "env.name"
+    assert e.value.problem == "unknown environment 'CartPole-v7' (did you mean 'CartPole-v1'?)"
+    assert "CartPole-v1" in e.value.allowed and len(e.value.allowed) <= 8
