@@ -37,7 +37,7 @@ plot "LunarLander-v3" "PPO,DQN,DDQN+PER" \
   ppo_lunar_2026_11_26_055900 dqn_lunar_2026_11_26_082330 ddqn_per_lunar_2026_11_26_074842
 plot "LunarLanderContinuous-v3" "PPO" ppo_lunar_continuous_2026_11_26_102332
 plot "LunarLander-v3, PPO after search" "ppo_lunar (shipped),best spec of the search" \
-  ppo_lunar_2026_11_26_055900 ppo_lunar_best_2026_11_26_200231
+  ppo_lunar_2026_11_26_055900 ppo_lunar_best_2026_11_26_202158
 plot "HalfCheetah-v5" "PPO (1 session)" ppo_mujoco_halfcheetah_2026_11_26_114715
 plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26_121926
 
