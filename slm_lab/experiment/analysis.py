@@ -125,6 +125,7 @@ def fmt_metrics(metrics: dict[str, float]) -> str:
 # run folders
 
 TRIAL_SPEC = re.compile(r"_t(\d+)_spec\.json$")
+BEST_SPEC = "_best_spec.json"  # a search's best trial spec, ready to run
 SESSION_TABLE = re.compile(r"_s(\d+)_session_df_train\.csv$")
 LOG_SAMPLERS = ("loguniform", "qloguniform")
 ALGO_LABELS = {
@@ -272,7 +273,11 @@ def read_run(run_dir: Path, key: str = "RUN_DIR") -> tuple[str, dict]:
     """The spec name and saved spec of a run folder (errors name the CLI argument `key`)."""
     if not run_dir.is_dir():
         raise SpecError(f"no run folder {run_dir}", key)
-    specs = [p for p in run_dir.glob("*_spec.json") if not TRIAL_SPEC.search(p.name)]
+    specs = [
+        p
+        for p in run_dir.glob("*_spec.json")
+        if not TRIAL_SPEC.search(p.name) and not p.name.endswith(BEST_SPEC)
+    ]
     if len(specs) != 1:
         problem = f"{run_dir} is not a run folder: it holds no single <name>_spec.json"
         raise SpecError(problem, key)

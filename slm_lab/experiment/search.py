@@ -240,10 +240,11 @@ def finish(spec: dict, run_dir: Path, keep: int | None) -> dict:
         prune_models(run_dir, name, df["trial"].tolist(), set(ranked[:keep]))
     best = int(ranked[0])
     paths = analysis.RunPaths(run_dir=run_dir, name=name, trial=best)
-    write_best_spec(analysis.read_json(paths.spec_file), run_dir / f"{name}_best_spec.json")
+    best_file = run_dir / f"{name}{analysis.BEST_SPEC}"
+    write_best_spec(analysis.read_json(paths.spec_file), best_file)
     metrics = analysis.read_json(paths.trial_metrics_file)
     logger.info(f"experiment: {len(df)} trials; best t{best} {analysis.fmt_metrics(metrics)}")
-    logger.info(f"best spec: slm-lab run {run_dir / f'{name}_best_spec.json'} {name} train")
+    logger.info(f"best spec: slm-lab run {best_file} {name} train")
     return metrics
 
 

@@ -106,7 +106,16 @@ def experiment(tmp_path):
     write_trial(run, 0, 0.9, 1e-4, [10.0, 20.0, 30.0, 40.0])  # finished: frame 400
     write_trial(run, 1, 0.95, 1e-3, [5.0, 5.0])  # stopped early at frame 200
     write_trial(run, 2, 0.99, 1e-2, None)  # not started
+    (run / "exp_best_spec.json").write_text(json.dumps({"exp": SPEC}))  # as a search ends
     return run
+
+
+def test_a_finished_search_folder_reads_as_one_run(experiment):
+    """Its best spec file is not a second run spec (plot, plot-list, analyze and push read it)."""
+    name, spec = analysis.read_run(experiment)
+    assert name == "exp" and "lr__loguniform" in json.dumps(spec["search"])
+    summary = analysis.run_summary(experiment)
+    assert (summary["trials"], summary["sessions"]) == (3, "1/3")
 
 
 def test_experiment_table_one_row_per_trial(experiment):
