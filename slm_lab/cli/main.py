@@ -341,7 +341,7 @@ def run_remote(
         argv, _ = remote.submit(loaded.file, spec_name, mode, sets or [], gpu, name)
     except SpecError as e:
         raise fail(str(e)) from None
-    except hf.HubError as e:
+    except remote.RemoteError as e:
         raise fail(str(e), 1) from None
     run = argv[argv.index("-n") + 1]
     typer.echo(

@@ -35,6 +35,10 @@ JOB_KEYS = ("SPEC_FILE", "SPEC_NAME", "LAB_MODE", "SPEC_VARS")  # what the task 
 DSTACK_INSTALL = "uv tool install dstack"
 
 
+class RemoteError(Exception):
+    """dstack refused or failed the submission (its own output says why)."""
+
+
 def config_file(gpu: bool, mode: str) -> Path:
     return CONFIG_DIR / f"run-{'gpu' if gpu else 'cpu'}-{mode}.yml"
 
@@ -100,7 +104,7 @@ def submit(
     argv = [dstack_command(), "apply", "-f", str(config), "-n", name, "-y", "-d"]
     result = subprocess.run(argv, cwd=ROOT.parent, env={**os.environ, **env}, check=False)
     if result.returncode != 0:
-        raise hf.HubError(f"dstack apply failed (exit {result.returncode}): see its output above")
+        raise RemoteError(f"dstack apply failed (exit {result.returncode}): see its output above")
     return argv, env
 
 
