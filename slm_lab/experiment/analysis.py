@@ -273,15 +273,29 @@ def read_run(run_dir: Path, key: str = "RUN_DIR") -> tuple[str, dict]:
     """The spec name and saved spec of a run folder (errors name the CLI argument `key`)."""
     if not run_dir.is_dir():
         raise SpecError(f"no run folder {run_dir}", key)
-    specs = [
-        p
-        for p in run_dir.glob("*_spec.json")
-        if not TRIAL_SPEC.search(p.name) and not p.name.endswith(BEST_SPEC)
-    ]
-    if len(specs) != 1:
+    spec_file = run_spec_file(run_dir)
+    if spec_file is None:
         problem = f"{run_dir} is not a run folder: it holds no single <name>_spec.json"
         raise SpecError(problem, key)
-    return specs[0].name.removesuffix("_spec.json"), read_json(specs[0], key)
+    return spec_file.name.removesuffix("_spec.json"), read_json(spec_file, key)
+
+
+def run_spec_file(run_dir: Path) -> Path | None:
+    """`<name>_spec.json`, <name> read from the folder's `<name>_<time>` name; for a renamed
+    folder, the one spec file that is neither a trial's nor a search's best spec."""
+    stamp = RUN_STAMP.search(run_dir.name)
+    if stamp is not None and (run_dir / f"{run_dir.name[: stamp.start()]}_spec.json").is_file():
+        return run_dir / f"{run_dir.name[: stamp.start()]}_spec.json"
+    specs = [p for p in run_dir.glob("*_spec.json") if not TRIAL_SPEC.search(p.name)]
+    names = {p.name for p in specs}
+    specs = [
+        p
+        for p in specs
+        if not (
+            p.name.endswith(BEST_SPEC) and f"{p.name.removesuffix(BEST_SPEC)}_spec.json" in names
+        )
+    ]
+    return specs[0] if len(specs) == 1 else None
 
 
 def trials(run_dir: Path, name: str) -> list[int]:

@@ -116,6 +116,17 @@ def test_a_finished_search_folder_reads_as_one_run(experiment):
     assert name == "exp" and "lr__loguniform" in json.dumps(spec["search"])
     summary = analysis.run_summary(experiment)
     assert (summary["trials"], summary["sessions"]) == (3, "1/3")
+    renamed = experiment.rename(experiment.parent / "my_search")  # no <name>_<time> to read
+    assert analysis.read_run(renamed)[0] == "exp"
+
+
+def test_a_spec_whose_name_ends_in_best_is_a_run_spec(tmp_path):
+    for folder in ("ppo_lunar_best_2026_11_26_202158", "renamed"):
+        run = tmp_path / folder
+        run.mkdir()
+        (run / "ppo_lunar_best_spec.json").write_text(json.dumps(SPEC))
+        (run / "ppo_lunar_best_t0_spec.json").write_text(json.dumps(SPEC))
+        assert analysis.read_run(run)[0] == "ppo_lunar_best"
 
 
 def test_experiment_table_one_row_per_trial(experiment):
