@@ -547,7 +547,10 @@ class Trial:
         return done
 
     def watch(self, pending, running, done, workers, threads, mp) -> None:
-        """Start sessions as workers free up, collect their exit codes, report to Tune."""
+        """Start sessions as workers free up, collect their exit codes, report to Tune. A stop
+        request reaches the sessions still training; one that has written its final metrics is
+        done, whatever ended its process (a SIGTERM during its exit would read as a failure)."""
+        total, failed = len(pending), []
         while pending or running:
             while pending and len(running) < workers and not interrupt.requested():
                 i = pending.pop(0)
@@ -555,22 +558,34 @@ class Trial:
                 running[i] = mp.Process(target=session_process, args=args, name=f"session-{i}")
                 running[i].start()
             if interrupt.requested():
-                stop(running.values())
+                stop(p for i, p in running.items() if not self.session_done(i))
             wait([p.sentinel for p in running.values()], timeout=POLL_S)
             for i, proc in list(running.items()):
                 if proc.exitcode is None:
                     continue
                 del running[i]
-                if proc.exitcode == 0:
+                outcome = self.outcome(i, proc.exitcode)
+                if outcome == "done":
                     done.append(i)
-                elif proc.exitcode == EXIT_INTERRUPTED:
+                elif outcome == "interrupted":
                     interrupt.request(signal.SIGTERM)  # one session stopped: the trial stops
                 else:
+                    failed.append(i)
                     logger.error(f"Session {i} failed: see {self.ctx.log_dir}")
             if self.reporter is not None:
                 self.reporter()
-            if interrupt.requested() and not running:
+            if interrupt.requested() and not running and len(done) + len(failed) < total:
                 raise Interrupted(interrupt.requested())
+
+    def session_done(self, index: int) -> bool:
+        return analysis.finished(self.ctx, index, self.spec["env"]["max_frame"])
+
+    def outcome(self, index: int, exitcode: int) -> str:
+        """done (exit 0, or its final metrics are written), interrupted (saved on a stop
+        request) or failed."""
+        if exitcode == 0 or self.session_done(index):
+            return "done"
+        return "interrupted" if exitcode == EXIT_INTERRUPTED else "failed"
 
     def finish(self, done: list[int]) -> dict:
         ctx, n = self.ctx, self.spec["meta"]["max_session"]

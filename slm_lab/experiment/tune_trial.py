@@ -127,10 +127,8 @@ class LabTrial(tune.Trainable):
         return item
 
     def cleanup(self) -> None:
-        """Tune stops the trial: ask its sessions to stop and wait until they have saved. Stopped
-        on its last report (ASHA's top rung can be max_frame), it is left to finish instead."""
-        if not self.thread.is_alive():
-            return
-        if self.reporter.frame < self.spec["env"]["max_frame"]:
+        """Tune stops the trial: ask its sessions to stop and wait until they have saved.
+        Sessions past their last step (ASHA's top rung can be max_frame) finish as usual."""
+        if self.thread.is_alive():
             interrupt.request(signal.SIGTERM)
-        self.thread.join()
+            self.thread.join()

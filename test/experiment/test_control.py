@@ -58,3 +58,19 @@ def test_ctrl_c_stops_the_trial_and_starts_no_new_session(tmp_path: Path):
     assert not (run / "info" / "long_t0_s2_session_df_train.csv").exists()  # never started
     models = {p.name for p in (run / "model").iterdir()}
     assert {"long_t0_s0_actor_model.pt", "long_t0_s1_critic_model.pt"} <= models
+
+
+def test_a_session_with_its_final_metrics_is_done_whatever_ended_its_process(tmp_path: Path):
+    """A stop request can reach a session while its process exits (SIGTERM after Python reset
+    its handlers): its metrics say it finished, so it counts as done, not failed."""
+    spec, _ = validate(tiny_ppo(max_frame=400, max_session=2))
+    spec["name"] = "t"
+    ctx = control.context(spec, tmp_path, "train", False, "WARNING")
+    ctx.make_dirs()
+    (tmp_path / "info" / "t_t0_s0_session_metrics_scalar.json").write_text('{"frame": 400}')
+    trial = control.Trial(spec, ctx)
+    killed = -signal.SIGTERM
+    assert trial.outcome(0, killed) == "done"
+    assert trial.outcome(1, killed) == "failed"
+    assert trial.outcome(1, control.EXIT_INTERRUPTED) == "interrupted"
+    assert trial.outcome(1, 0) == "done"

@@ -2,8 +2,8 @@
 
 import signal
 import threading
+import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -11,8 +11,6 @@ from slm_lab.experiment import search
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.spec.errors import SpecError
 from test.conftest import tiny_ppo
-
-WAIT_S = 10.0
 
 
 def spec_with(block: dict) -> dict:
@@ -112,22 +110,22 @@ def test_a_signal_while_tune_runs_asks_tune_to_stop_once(tmp_path: Path):
     assert (tmp_path / "ray" / "interrupted").is_file()
 
 
-def test_tune_stopping_a_trial_asks_its_sessions_to_stop_unless_they_are_done():
-    """ASHA's top rung can be max_frame: a trial stopped on its last report is left to finish
-    (its sessions are writing their final files); before that, the stop goes to the sessions."""
+def test_tune_stopping_a_trial_asks_its_sessions_to_stop_and_waits():
     from slm_lab.experiment import interrupt
     from slm_lab.experiment.tune_trial import LabTrial
 
     trial = LabTrial.__new__(LabTrial)  # no Tune actor: only the stop logic
-    trial.spec = {"env": {"max_frame": 1000}}
-    finishing = threading.Event()
-    for frame, expected in ((1000, None), (998, signal.SIGTERM)):
-        interrupt.clear()
-        trial.reporter = SimpleNamespace(frame=frame)
-        trial.thread = threading.Thread(target=lambda: finishing.wait(WAIT_S))
-        trial.thread.start()
-        threading.Timer(0.2, finishing.set).start()  # the sessions end on their own
-        trial.cleanup()
-        assert interrupt.requested() == expected and not trial.thread.is_alive()
-        finishing.clear()
+    interrupt.clear()
+    saved = threading.Event()
+
+    def sessions() -> None:  # stand for the trial: stop when asked, after saving
+        while not interrupt.requested():
+            time.sleep(0.01)
+        saved.set()
+
+    trial.thread = threading.Thread(target=sessions)
+    trial.thread.start()
+    trial.cleanup()
+    assert interrupt.requested() == signal.SIGTERM and saved.is_set()
+    assert not trial.thread.is_alive()
     interrupt.clear()
