@@ -119,14 +119,17 @@ def test_asha_judges_the_mean_of_a_trials_sessions(tmp_path: Path):
     block = {"agent.net.optim_spec.lr__grid_search": [3e-3, 1e-7]}  # in this order: t0, t1
     meta = {"max_session": 2, "search_resources": {"cpu": 2, "gpu": 0}}
     scheduler = {"grace_period": 3000, "reduction_factor": 2}
-    path = write_spec(tmp_path, {"m": search_spec(block, 1, search_scheduler=scheduler, **meta)})
+    spec = search_spec(block, 1, search_scheduler=scheduler, **meta)
+    # long enough that one session cannot finish while the other starts (a few seconds apart)
+    spec["env"]["max_frame"] = max_frame = 60_000
+    path = write_spec(tmp_path, {"m": spec})
     result = run_cli("run", str(path), "m", "search", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(tmp_path)
     df = pd.read_csv(run / "m_experiment_df.csv").set_index("trial")
     assert df.loc[0, "status"] == "finished" and df.loc[1, "status"] == "stopped"
     tables = [pd.read_csv(run / "info" / f"m_t1_s{s}_session_df_eval.csv") for s in (0, 1)]
-    assert all(t["frame"].max() < MAX_FRAME for t in tables)  # both sessions stopped
+    assert all(t["frame"].max() < max_frame for t in tables)  # both sessions stopped
     params = {p: json.loads(p.read_text()) for p in (run / "ray" / "tune").glob("*/params.json")}
     (trial_dir,) = [p.parent for p, v in params.items() if v["agent.net.optim_spec.lr"] == 1e-7]
     reports = [json.loads(line) for line in (trial_dir / "result.json").read_text().splitlines()]
