@@ -161,6 +161,17 @@ def check_push(repo: str | None) -> tuple[str, str]:
     return repo_id(repo), token()
 
 
+def ensure_repo(repo: str, key: str):
+    """The client, once the dataset repo exists (created if missing)."""
+    hub = api()
+    retried(
+        f"creating {repo}",
+        lambda: hub.create_repo(repo, repo_type="dataset", exist_ok=True, token=key),
+        RETRIES,
+    )
+    return hub
+
+
 def push(run_dir: Path, repo: str | None, resume: bool = False) -> list[str]:
     """Upload run_dir to the repo under data/<folder> in one commit (created if missing);
     returns the paths written in the repo."""
@@ -173,12 +184,7 @@ def push(run_dir: Path, repo: str | None, resume: bool = False) -> list[str]:
     files = upload_paths(run_dir, resume)
     ops = [CommitOperationAdd(f"{base}/{f}", str(run_dir / f)) for f in files]
     ops.append(CommitOperationAdd(f"{base}/README.md", card(run_dir).encode()))
-    hub = api()
-    retried(
-        f"creating {repo}",
-        lambda: hub.create_repo(repo, repo_type="dataset", exist_ok=True, token=key),
-        RETRIES,
-    )
+    hub = ensure_repo(repo, key)
     retried(
         f"pushing {run_dir.name} to {repo}",
         lambda: hub.create_commit(
@@ -270,13 +276,8 @@ def pull_remote(key: str, marker: str, data_root: Path) -> Path | None:
     """The run folder of remote job `key` (its `marker` file names the job), pulled from the
     repo into data_root with its resume state, unless it is there already; None when the repo
     holds none (the job's first start). Creates the repo if missing."""
-    repo, token_ = check_push(None)
-    hub = api()
-    retried(
-        f"creating {repo}",
-        lambda: hub.create_repo(repo, repo_type="dataset", exist_ok=True, token=token_),
-        RETRIES,
-    )
+    repo, key = check_push(None)
+    hub = ensure_repo(repo, key)
     files = retried(f"listing {repo}", lambda: hub.list_repo_files(repo, repo_type="dataset"))
     markers = [f for f in files if f.startswith(f"{PREFIX}/") and f.endswith(f"/{marker}")]
     if not markers:
