@@ -33,10 +33,10 @@ def check_env_id(name: str) -> tuple[str, ...] | None:
         names.check_env_id(name)
         return None
     if ":" in name:  # "module:Env-v0" registers its env on import, as gymnasium.make does
-        module, name = name.split(":", 1)
+        module, name = names.split_custom(name)
         try:
             importlib.import_module(module)
-        except ImportError as e:
+        except (ImportError, ValueError, TypeError) as e:  # a relative or malformed name
             raise SpecError(f"cannot import {module!r} for its env: {e}", "env.name") from e
     if name not in registry:
         raise unknown_name("environment", name, "env.name", sorted(_close_ids(name, registry)))

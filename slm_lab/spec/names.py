@@ -8,7 +8,7 @@ from difflib import get_close_matches
 from functools import cache
 from pathlib import Path
 
-from slm_lab.spec.errors import unknown_name
+from slm_lab.spec.errors import SpecError, unknown_name
 
 ALGORITHMS = (
     "Random",
@@ -131,7 +131,20 @@ def env_ids() -> frozenset[str]:
 def check_env_id(name: str) -> None:
     """Without gymnasium (the minimal install): refuse an env name that is neither a known id nor
     a custom `module:EnvId`, as slm_lab.env.registry does with gymnasium's own registry."""
-    if ":" in name or name in env_ids():
+    if ":" in name:
+        split_custom(name)
+        return
+    if name in env_ids():
         return
     close = get_close_matches(name, sorted(env_ids()), n=8, cutoff=0.5)
     raise unknown_name("environment", name, "env.name", close)
+
+
+def split_custom(name: str) -> tuple[str, str]:
+    """`module:EnvId` -> (module, EnvId); both parts must be there."""
+    module, _, env_id = name.partition(":")
+    if not module or not env_id:
+        raise SpecError(
+            f"custom env {name!r} must be module:EnvId (e.g. my_pkg.envs:Maze-v0)", "env.name"
+        )
+    return module, env_id

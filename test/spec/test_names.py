@@ -12,6 +12,7 @@ from slm_lab.agent.algorithm import ALGORITHMS
 from slm_lab.agent.memory import MEMORIES
 from slm_lab.agent.net import NETS
 from slm_lab.agent.net.global_optim import GLOBAL_OPTIMIZERS
+from slm_lab.env import registry
 from slm_lab.spec import names
 from slm_lab.spec.errors import SpecError
 from test.conftest import REPO
@@ -78,3 +79,16 @@ def test_without_gymnasium_an_unknown_env_id_is_refused_from_the_table():
     assert e.value.path == "env.name"
     assert e.value.problem == "unknown environment 'CartPole-v7' (did you mean 'CartPole-v1'?)"
     assert "CartPole-v1" in e.value.allowed and len(e.value.allowed) <= 8
+
+
+@pytest.mark.parametrize("name", [":", "pkg:", ":Maze-v0"])
+def test_a_custom_env_needs_both_module_and_id(name: str):
+    with pytest.raises(SpecError, match="must be module:EnvId"):
+        names.check_env_id(name)
+    with pytest.raises(SpecError, match="must be module:EnvId"):
+        registry.check_env_id(name)
+
+
+def test_a_custom_env_module_that_cannot_be_imported_is_named():
+    with pytest.raises(SpecError, match=r"cannot import '\.relative' for its env"):
+        registry.check_env_id(".relative:Maze-v0")
