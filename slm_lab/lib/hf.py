@@ -276,8 +276,8 @@ def pull_remote(key: str, marker: str, data_root: Path) -> Path | None:
     """The run folder of remote job `key` (its `marker` file names the job), pulled from the
     repo into data_root with its resume state, unless it is there already; None when the repo
     holds none (the job's first start). Creates the repo if missing."""
-    repo, key = check_push(None)
-    hub = ensure_repo(repo, key)
+    repo, secret = check_push(None)
+    hub = ensure_repo(repo, secret)
     files = retried(f"listing {repo}", lambda: hub.list_repo_files(repo, repo_type="dataset"))
     markers = [f for f in files if f.startswith(f"{PREFIX}/") and f.endswith(f"/{marker}")]
     if not markers:
