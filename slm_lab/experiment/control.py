@@ -749,7 +749,7 @@ def read_saved_spec(run_dir: Path, name: str) -> dict:
 def comparable(spec: dict) -> dict[str, object]:
     """The spec's leaves by dotted path, without what the lab records into a run."""
     flat = flatten(json.loads(redact(json.dumps(spec, default=str))))  # saved specs hold ***
-    recorded = tuple(f"meta.{k}" for k in (*schema.RECORDED_META, "random_seed"))
+    recorded = tuple(f"meta.{k}" for k in schema.RUN_META)
     return {k: v for k, v in flat.items() if not k.startswith(recorded)}
 
 
@@ -780,7 +780,7 @@ def resumed_spec(spec: dict, saved: dict, force: bool) -> dict:
         )
     logger.warning(f"resuming with a changed spec: {shown}")
     meta = spec["meta"]
-    for key in (*schema.RECORDED_META, "random_seed"):
+    for key in schema.RUN_META:
         meta[key] = saved["meta"].get(key)
     meta["session_seeds"] = [meta["random_seed"] + i for i in range(meta["max_session"])]
     return spec

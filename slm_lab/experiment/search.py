@@ -260,7 +260,7 @@ def prune_models(run_dir: Path, name: str, trials: list[int], kept: set[int]) ->
 def write_best_spec(trial: dict, path: Path) -> None:
     """The best trial's spec without what the lab records into a run: runs as a new spec."""
     spec = copy.deepcopy(trial)
-    for key in (*schema.RECORDED_META, "random_seed"):
+    for key in schema.RUN_META:
         spec["meta"].pop(key, None)
     name = spec.pop("name")
     write_json(path, {name: spec})

@@ -385,3 +385,4 @@ META_DEFAULTS: dict[str, Any] = {
 REPLAY_CHECKPOINT_GIB = 4  # the largest replay a resume checkpoint holds by default
 # keys the lab writes into a run's saved spec: a resumed spec may differ from the saved one there
 RECORDED_META = ("session_seeds", "git_sha", "git_dirty", "versions", "spec_file", "timestamp")
+RUN_META = (*RECORDED_META, "random_seed")  # what a run records or draws into its saved spec
