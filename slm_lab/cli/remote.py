@@ -147,8 +147,8 @@ def job(data_root: Path, env: dict[str, str], every_s: float) -> int:
     exit code."""
     key = env.get("DSTACK_RUN_NAME") or "local"
     hf.check_push(None)
-    hf.pull_remote(key, REMOTE_FILE, data_root)
-    run_dir = find_own_run(data_root, key)
+    # its folder on the Hub (pulled if missing here), else one a previous try left here
+    run_dir = hf.pull_remote(key, REMOTE_FILE, data_root) or find_own_run(data_root, key)
     logger.info(f"remote job {key}: " + (f"resuming {run_dir}" if run_dir else "new run"))
     before = {p for p in data_root.glob("*_*") if p.is_dir()}
     lab = subprocess.Popen(job_argv(env, run_dir))
