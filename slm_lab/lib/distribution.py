@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # keeps exp(log_std) finite and positive
 LOG_2PI = math.log(2 * math.pi)

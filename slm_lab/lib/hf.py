@@ -1,5 +1,5 @@
 """Run folders on a HuggingFace dataset repo, as `data/<folder>/...`: push (one commit per folder,
-with a README card), pull (whole folders, skipping those present) and list. Torch-free.
+with the README card its caller writes), pull (whole folders, skipping those present) and list. Torch-free.
 
 The repo comes from --repo or HF_REPO; the token from HF_TOKEN (or `hf auth login`). Network
 errors and server errors are retried; local files are only ever read by a push, and a pull
@@ -7,7 +7,6 @@ moves a folder into place only once every file of it has arrived."""
 
 import fnmatch
 import json
-import math
 import os
 import shutil
 import time
@@ -16,14 +15,13 @@ from pathlib import Path
 
 from loguru import logger
 
-from slm_lab.lib.util import is_run
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import UsageError
+from slm_lab.lib.run_paths import RESUME_ONLY, is_run
 
 REPO_ENV = "HF_REPO"
 PREFIX = "data"  # the folder of run folders, in the repo as on disk
 RETRIES = 3  # tries of create_repo when the network or the server fails
 BACKOFF_S = 2.0  # wait before the second try; doubles after each
-RESUME_ONLY = ("model/*_resume.pt", "ray/*")  # what a run needs only to resume elsewhere
 GLOB_CHARS = "*?["
 SERVER_ERROR = 500  # statuses from here on are the server's trouble: retried
 
@@ -35,12 +33,12 @@ class HubError(Exception):
 def repo_id(repo: str | None) -> str:
     found = repo or os.environ.get(REPO_ENV)
     if not found:
-        raise SpecError(
+        raise UsageError(
             f"no dataset repo: set {REPO_ENV}=owner/name (see .env.example) or pass --repo",
             "--repo",
         )
     if found.count("/") != 1 or not all(found.split("/")):
-        raise SpecError(f"{found!r} is not a repo id of the form owner/name", "--repo")
+        raise UsageError(f"{found!r} is not a repo id of the form owner/name", "--repo")
     return found
 
 
@@ -60,7 +58,7 @@ def token() -> str:
 
     found = get_token()
     if not found:
-        raise SpecError(
+        raise UsageError(
             "pushing needs a HuggingFace token with write access: set HF_TOKEN (see "
             ".env.example) or run `hf auth login`",
             "HF_TOKEN",
@@ -115,47 +113,6 @@ def upload_paths(run_dir: Path, resume: bool) -> list[str]:
     return [f for f in keep if not any(fnmatch.fnmatch(f, pat) for pat in RESUME_ONLY)]
 
 
-def card(run_dir: Path) -> str:
-    """The folder's README: what ran, its score, the command that reproduces it, its graph."""
-    from slm_lab.experiment import analysis
-
-    name, spec = analysis.read_run(run_dir)
-    summary = analysis.run_summary(run_dir)
-    env = spec["env"]["name"]
-    algo = analysis.algo_label(spec)
-    score = summary["total_reward_ma"]
-    shown = "n/a" if math.isnan(score) else f"{score:.2f}"
-    trial = analysis.best_trial(run_dir, name) if summary["trials"] > 1 else 0
-    graph = run_dir / "graph" / f"{name}_t{trial}_trial_graph"
-    spec_file = spec["meta"].get("spec_file") or f"{name}_spec.json"
-    mode = "search" if "search" in spec else "train"
-    lines = [
-        "---",
-        f"tags: [reinforcement-learning, slm-lab, {algo.lower().replace(' ', '-')}]",
-        "---",
-        f"# {run_dir.name}",
-        "",
-        f"[SLM Lab](https://github.com/kengz/SLM-Lab) {mode} run of spec `{name}`: {algo} on "
-        f"`{env}`.",
-        "",
-        "| total_reward_ma | frames | trials | sessions finished | status |",
-        "|---|---|---|---|---|",
-        f"| {shown} | {summary['frames']} | {summary['trials']} | {summary['sessions']} | "
-        f"{summary['status']} |",
-        "",
-        "Reproduce (the spec as it ran, seeds included, is `" + f"{name}_spec.json` here):",
-        "",
-        "```bash",
-        f"slm-lab run {spec_file} {name} {mode}",
-        "```",
-    ]
-    if graph.with_suffix(".png").is_file():
-        lines += ["", f"![{name}](graph/{graph.name}.png)"]
-    elif graph.with_suffix(".html").is_file():
-        lines += ["", f"[Trial graph](graph/{graph.name}.html) (interactive HTML)"]
-    return "\n".join(lines) + "\n"
-
-
 def check_push(repo: str | None) -> tuple[str, str]:
     """The repo and token a push needs, or the error that says how to set them."""
     return repo_id(repo), token()
@@ -172,18 +129,20 @@ def ensure_repo(repo: str, key: str):
     return hub
 
 
-def push(run_dir: Path, repo: str | None, resume: bool = False) -> list[str]:
-    """Upload run_dir to the repo under data/<folder> in one commit (created if missing);
-    returns the paths written in the repo."""
+def push(
+    run_dir: Path, repo: str | None, readme: Callable[[Path], str], resume: bool = False
+) -> list[str]:
+    """Upload run_dir to the repo under data/<folder> in one commit (created if missing), with
+    `readme(run_dir)` as its README.md (the caller's card); returns the paths written."""
     repo, key = check_push(repo)
     if not run_dir.is_dir():
-        raise SpecError(f"run folder {run_dir} does not exist", "RUN_DIR")
+        raise UsageError(f"run folder {run_dir} does not exist", "RUN_DIR")
     from huggingface_hub import CommitOperationAdd
 
     base = f"{PREFIX}/{run_dir.name}"
     files = upload_paths(run_dir, resume)
     ops = [CommitOperationAdd(f"{base}/{f}", str(run_dir / f)) for f in files]
-    ops.append(CommitOperationAdd(f"{base}/README.md", card(run_dir).encode()))
+    ops.append(CommitOperationAdd(f"{base}/README.md", readme(run_dir).encode()))
     hub = ensure_repo(repo, key)
     retried(
         f"pushing {run_dir.name} to {repo}",

@@ -6,17 +6,23 @@ RATE_DECAY = 0.9  # multiplier per decay period
 DECAY_PERIODS = 20  # periods between start_step and end_step (rate and periodic decay)
 
 
+def constant(value: float) -> dict:
+    """The schedule of a value that never changes."""
+    return {"name": "no_decay", "start_val": value, "end_val": value}
+
+
 class Schedule:
     """`value(frame)` of a schedule spec {name, start_val, end_val, start_step, end_step}."""
 
     def __init__(self, spec: dict | None, default: float = 0.0) -> None:
-        spec = spec or {"name": "no_decay", "start_val": default}
+        """`spec`: a validated schedule (its end_val, and a decay's steps, filled in); None:
+        `default` at every frame."""
+        spec = spec or constant(default)
         self.name = spec["name"]
-        self.start_val = float(spec["start_val"])
-        end_val = spec.get("end_val")
-        self.end_val = self.start_val if end_val is None else float(end_val)
-        self.start_step = int(spec.get("start_step", 0))
-        self.end_step = int(spec.get("end_step", 0))
+        self.start_val, self.end_val = float(spec["start_val"]), float(spec["end_val"])
+        decays = self.name != "no_decay"  # a constant has no steps to read
+        self.start_step = int(spec["start_step"]) if decays else 0
+        self.end_step = int(spec["end_step"]) if decays else 0
 
     def progress(self, frame: int) -> float:
         """0 at start_step, 1 at end_step and after."""

@@ -2,10 +2,8 @@
 
 import json
 import os
-import re
 import subprocess
 import tempfile
-import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -14,55 +12,15 @@ import pendulum
 
 from slm_lab import ROOT
 from slm_lab.lib.redact import redact
-from slm_lab.spec.errors import SpecError
 
 TIMESTAMP_FORMAT = "YYYY_MM_DD_HHmmss"
-FOLDER_RETRY_S = 0.1  # wait before trying a run folder name again (names change each second)
 GIB = 2**30
 FILE_MODE = 0o644  # files the lab writes: readable by others, as open() would make them
-RUN_STAMP = re.compile(r"_\d{4}_\d{2}_\d{2}_\d{6}$")  # the timestamp ending a run folder's name
-LATEST = "latest"
 VERSIONED = ("slm-lab", "torch", "gymnasium", "ale-py", "mujoco", "numpy", "torcharc", "ray")
 
 
 def timestamp() -> str:
     return pendulum.now().format(TIMESTAMP_FORMAT)
-
-
-def new_folder(parent: Path, prefix: str) -> tuple[Path, str]:
-    """Create `<prefix>_<timestamp>` under parent, a folder no other run holds: when one started
-    in the same second, wait for the next second. Returns the folder and its timestamp."""
-    parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        stamp = timestamp()
-        folder = parent / f"{prefix}_{stamp}"
-        try:
-            folder.mkdir()
-            return folder, stamp
-        except FileExistsError:
-            time.sleep(FOLDER_RETRY_S)
-
-
-def find_run(target: str, data_root: Path, purpose: str, name: str | None = None) -> Path:
-    """MODE@target's run folder: `latest` is the newest run under data_root (of spec `name` when
-    given; enjoy folders are not runs), anything else a folder path."""
-    if target != LATEST:
-        run = Path(target)
-        if not run.is_dir():
-            raise SpecError(f"run folder {target} does not exist", "MODE")
-        return run
-    runs = [p for p in data_root.glob("*_*") if p.is_dir() and is_run(p.name, name)]
-    if not runs:
-        which = f"run of {name}" if name else "run folder"
-        raise SpecError(f"no {which} in {data_root}/ to {purpose}", "MODE")
-    return max(runs, key=lambda p: p.stat().st_mtime)
-
-
-def is_run(folder: str, name: str | None) -> bool:
-    stamp = RUN_STAMP.search(folder)
-    if stamp is None or "_enjoy_" in folder:
-        return False
-    return name is None or folder[: stamp.start()] == name
 
 
 def cpu_count() -> int:

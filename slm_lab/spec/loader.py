@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from slm_lab import ROOT
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 from slm_lab.spec.validate import validate
 
 VAR = re.compile(r"\$\{([^}]+)\}")

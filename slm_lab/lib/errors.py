@@ -1,7 +1,15 @@
-"""The one error type for bad specs: it names the file, the spec, the key path and what is allowed."""
+"""The lab's errors, by kind. Each `LabError` is one line that names the file, the spec, the key
+path and what is allowed; the CLI prints it after `error:` and exits with code 2:
+- SpecError: a spec that cannot run (a wrong type, an unknown name, an impossible value);
+- UsageError: a command-line argument or a run folder that cannot be used;
+- ResourceError: the machine lacks what the run needs (memory);
+- CheckpointError: a checkpoint or model file that cannot be read or does not fit the run.
+SessionsFailed is not a LabError: sessions crashed while training (exit code 1).
+"""
 
 from collections.abc import Iterable
 from difflib import get_close_matches
+from pathlib import Path
 
 from slm_lab.lib.redact import redact
 
@@ -16,8 +24,8 @@ def fmt_allowed(allowed: Iterable[object]) -> str:
     return ", ".join(str(a) for a in allowed)
 
 
-class SpecError(ValueError):
-    """A spec that cannot run. str() is the one line the CLI prints (secrets redacted)."""
+class LabError(ValueError):
+    """An error the user can fix. str() is the one line the CLI prints (secrets redacted)."""
 
     def __init__(
         self,
@@ -34,7 +42,7 @@ class SpecError(ValueError):
         self.spec_name = spec_name
         super().__init__(str(self))
 
-    def locate(self, file: str | None, spec_name: str | None) -> "SpecError":
+    def locate(self, file: str | None, spec_name: str | None) -> "LabError":
         self.file = self.file or file
         self.spec_name = self.spec_name or spec_name
         self.args = (str(self),)
@@ -49,6 +57,29 @@ class SpecError(ValueError):
         if self.allowed:
             msg += f"; allowed: {fmt_allowed(self.allowed)}"
         return redact(msg)
+
+
+class SpecError(LabError):
+    """A spec that cannot run."""
+
+
+class UsageError(LabError):
+    """A command-line argument, a run folder or a setting of the environment that cannot be used."""
+
+
+class ResourceError(LabError):
+    """The machine lacks what the run needs (memory)."""
+
+
+class CheckpointError(LabError):
+    """A checkpoint or model file that cannot be read or does not fit the run."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        super().__init__(f"checkpoint {path}: {problem}", "MODE")
+
+
+class SessionsFailed(RuntimeError):
+    """Some sessions crashed; the trial's metrics were still written from the others."""
 
 
 def unknown_name(kind: str, value: object, path: str, allowed: Iterable[str]) -> SpecError:
