@@ -1,31 +1,14 @@
 """Valid names a spec may use, as data, so specs validate without importing torch.
 
-test/spec/test_names.py checks these tables against torch and the lab's registries.
+Algorithms, nets and memories are named by their registration (registry.py);
+test/spec/test_names.py checks the other tables against torch.
 """
 
-import json
-from difflib import get_close_matches
-from functools import cache
-from pathlib import Path
+from slm_lab.spec import registry
 
-from slm_lab.spec.errors import SpecError, unknown_name
-
-ALGORITHMS = (
-    "Random",
-    "Reinforce",
-    "SARSA",
-    "VanillaDQN",
-    "DQN",
-    "DoubleDQN",
-    "ActorCritic",
-    "PPO",
-    "SoftActorCritic",
-    "CrossQ",
-    "SIL",
-    "PPOSIL",
-)
-NETS = ("MLPNet", "ConvNet", "RecurrentNet", "DuelingMLPNet", "DuelingConvNet", "TorchArcNet")
-MEMORIES = ("Replay", "PrioritizedReplay", "OnPolicyReplay", "OnPolicyBatchReplay")
+ALGORITHMS = tuple(registry.ALGORITHMS)
+NETS = tuple(registry.NETS)
+MEMORIES = tuple(registry.MEMORIES)
 PDTYPES = (
     "default",
     "Categorical",
@@ -58,7 +41,9 @@ OPTIMIZERS = (
 )
 LAB_OPTIMIZERS = ("GlobalAdam", "GlobalRMSprop")
 LOSSES = ("MSELoss", "SmoothL1Loss", "HuberLoss", "L1Loss")
-LAB_LR_SCHEDULERS = ("LinearToZero", "LinearToMin")
+# the lab's own LR schedulers and the arguments they take
+LAB_LR_SCHEDULER_ARGS = {"LinearToZero": ("frame",), "LinearToMin": ("frame", "min_factor")}
+LAB_LR_SCHEDULERS = tuple(LAB_LR_SCHEDULER_ARGS)
 LR_SCHEDULERS = (
     *LAB_LR_SCHEDULERS,
     "ConstantLR",
@@ -117,34 +102,3 @@ SEARCH_SAMPLERS = (
     "choice",
     "grid_search",
 )
-
-
-ENV_IDS_FILE = Path(__file__).parent / "env_ids.json"  # scripts/gen_env_ids.py writes it
-
-
-@cache
-def env_ids() -> frozenset[str]:
-    """The Gymnasium and ALE env ids, as data (no gymnasium import)."""
-    return frozenset(json.loads(ENV_IDS_FILE.read_text()))
-
-
-def check_env_id(name: str) -> None:
-    """Without gymnasium (the minimal install): refuse an env name that is neither a known id nor
-    a custom `module:EnvId`, as slm_lab.env.registry does with gymnasium's own registry."""
-    if ":" in name:
-        split_custom(name)
-        return
-    if name in env_ids():
-        return
-    close = get_close_matches(name, sorted(env_ids()), n=8, cutoff=0.5)
-    raise unknown_name("environment", name, "env.name", close)
-
-
-def split_custom(name: str) -> tuple[str, str]:
-    """`module:EnvId` -> (module, EnvId); both parts must be there."""
-    module, _, env_id = name.partition(":")
-    if not module or not env_id:
-        raise SpecError(
-            f"custom env {name!r} must be module:EnvId (e.g. my_pkg.envs:Maze-v0)", "env.name"
-        )
-    return module, env_id

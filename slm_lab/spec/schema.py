@@ -1,4 +1,5 @@
-"""What each spec key may hold, and the defaults each class reads (torch-free)."""
+"""What each spec key may hold, and the defaults of the env, meta and net sections (torch-free);
+the defaults of each algorithm, net type and memory come with its registration (registry.py)."""
 
 from dataclasses import dataclass
 from typing import Any
@@ -86,104 +87,6 @@ ALGORITHM_FIELDS = {
     "sil_val_loss_coef": num(low=0.0),
 }
 
-_COMMON = {"action_pdtype": "default", "action_policy": "default", "explore_var_spec": None}
-_GAMMA = {"gamma": 0.99}
-_A2C = {
-    **_COMMON,
-    **_GAMMA,
-    "lam": None,
-    "num_step_returns": None,
-    "val_loss_coef": 0.5,
-    "policy_loss_coef": 1.0,
-    "entropy_coef_spec": None,
-    "normalize_v_targets": False,
-    "training_frequency": 1,
-}
-_PPO = {
-    **_A2C,
-    "lam": 0.95,
-    "clip_eps_spec": {"name": "no_decay", "start_val": 0.2, "end_val": 0.2},
-    "time_horizon": 128,
-    "minibatch_size": 64,
-    "training_epoch": 4,
-    "clip_vloss": False,
-    "normalize_advantages": True,
-}
-_DQN = {
-    **_COMMON,
-    **_GAMMA,
-    "training_start_step": 32,
-    "training_frequency": 1,
-    "training_iter": 1,
-    "training_batch_iter": 1,
-}
-_SAC = {
-    **_COMMON,
-    **_GAMMA,
-    "training_iter": 1,
-    "training_frequency": 1,
-    "training_start_step": 1000,
-    "policy_delay": 1,
-    "fixed_alpha": None,
-    "alpha_lr": 3e-4,
-    "target_entropy": "auto",
-    "log_alpha_min": None,
-    "log_alpha_max": None,
-}
-_SIL = {
-    "sil_policy_loss_coef": 1.0,
-    "sil_val_loss_coef": 0.01,
-    "training_iter": 1,
-    "training_batch_iter": 1,
-}
-
-# algorithm name -> every key it reads, with its default
-ALGORITHM_DEFAULTS: dict[str, dict[str, Any]] = {
-    "Random": dict(_COMMON),
-    "Reinforce": {
-        **_COMMON,
-        **_GAMMA,
-        "training_frequency": 1,
-        "center_return": True,
-        "entropy_coef_spec": None,
-        "policy_loss_coef": 1.0,
-    },
-    "SARSA": {**_COMMON, **_GAMMA, "training_frequency": 1},
-    "VanillaDQN": _DQN,
-    "DQN": _DQN,
-    "DoubleDQN": _DQN,
-    "ActorCritic": _A2C,
-    "PPO": _PPO,
-    "SoftActorCritic": _SAC,
-    "CrossQ": _SAC,
-    "SIL": {**_A2C, **_SIL},
-    "PPOSIL": {**_PPO, **_SIL},
-}
-
-# algorithm -> memories it can learn from (absent: any)
-ALGORITHM_MEMORIES = {
-    "PPO": ("OnPolicyBatchReplay",),
-    "PPOSIL": ("OnPolicyBatchReplay",),
-    "ActorCritic": ("OnPolicyBatchReplay", "OnPolicyReplay"),
-    "Reinforce": ("OnPolicyBatchReplay", "OnPolicyReplay"),
-    "SARSA": ("OnPolicyBatchReplay", "OnPolicyReplay"),
-    "SIL": ("OnPolicyBatchReplay", "OnPolicyReplay"),
-    "VanillaDQN": ("Replay", "PrioritizedReplay"),
-    "DQN": ("Replay", "PrioritizedReplay"),
-    "DoubleDQN": ("Replay", "PrioritizedReplay"),
-    "SoftActorCritic": ("Replay", "PrioritizedReplay"),
-    "CrossQ": ("Replay", "PrioritizedReplay"),
-}
-
-# net defaults that differ by algorithm (SAC's target critics follow the online ones by polyak)
-ALGORITHM_NET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "SoftActorCritic": {"update_type": "polyak"},
-}
-
-# algorithms that learn Q-values (a dueling net's only use)
-Q_LEARNERS = ("SARSA", "VanillaDQN", "DQN", "DoubleDQN")
-DUELING_NETS = ("DuelingMLPNet", "DuelingConvNet")
-
 SCHEDULE_FIELDS = {
     "name": Field("str", choices=names.SCHEDULES),
     "start_val": num(),
@@ -229,8 +132,6 @@ NET_FIELDS = {
     "critic_arc": Field("dict", nullable=True),
 }
 NET_PREFIXES = ("actor_", "critic_")
-# the Nature DQN convolutions (Mnih et al. 2015): [out_channels, kernel, stride, padding, dilation]
-NATURE_CNN = [[32, 8, 4, 0, 1], [64, 4, 2, 0, 1], [64, 3, 1, 0, 1]]
 NET_DEFAULTS: dict[str, Any] = {
     "shared": False,
     "hid_layers_activation": "relu",
@@ -251,20 +152,6 @@ NET_DEFAULTS: dict[str, Any] = {
     "update_frequency": 1,
     "polyak_coef": 0.005,
 }
-NET_TYPE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "MLPNet": {"hid_layers": [64, 64]},
-    "DuelingMLPNet": {"hid_layers": [64, 64]},
-    "ConvNet": {"conv_hid_layers": NATURE_CNN, "fc_hid_layers": [512]},
-    "DuelingConvNet": {"conv_hid_layers": NATURE_CNN, "fc_hid_layers": [512]},
-    "RecurrentNet": {
-        "fc_hid_layers": [],
-        "cell_type": "GRU",
-        "rnn_hidden_size": 64,
-        "rnn_num_layers": 1,
-        "seq_len": 4,
-    },
-    "TorchArcNet": {},
-}
 DEFAULT_OPTIM = {"name": "Adam", "lr": 3e-4}
 GPU_VALUES = ("auto", True, False)
 
@@ -278,14 +165,6 @@ MEMORY_FIELDS = {
     "beta": unit(),
     "sil_replay_name": Field("str", nullable=True),  # the original SIL specs name their replay
 }
-_REPLAY = {"batch_size": 32, "max_size": 10000, "use_cer": False}
-MEMORY_DEFAULTS: dict[str, dict[str, Any]] = {
-    "OnPolicyBatchReplay": {},
-    "OnPolicyReplay": {},
-    "Replay": _REPLAY,
-    "PrioritizedReplay": {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4},
-}
-
 ENV_FIELDS = {
     "name": Field("str"),
     "num_envs": pos_int(),

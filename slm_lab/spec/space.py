@@ -1,10 +1,12 @@
 """The search block's samplers and their arguments, checked without torch or Ray (search mode
 and run-remote both refuse a bad block before anything starts)."""
 
+import copy
+
 import pydash
 
-from slm_lab.experiment import analysis
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
+from slm_lab.spec.validate import flatten_search
 
 ARGS = {  # numeric samplers: the arguments they take
     "uniform": ("low", "high"),
@@ -17,11 +19,25 @@ ARGS = {  # numeric samplers: the arguments they take
 }
 
 
+def search_entries(spec: dict) -> dict[str, tuple[str, list]]:
+    """Dotted spec path -> (sampler, arguments), from the spec's search block."""
+    entries = {}
+    for key, args in flatten_search(spec.get("search") or {}).items():
+        path, sampler = key.rsplit("__", 1)
+        entries[path] = (sampler, args)
+    return entries
+
+
+def searched_keys(spec: dict) -> dict[str, str]:
+    """Dotted spec path -> sampler."""
+    return {path: sampler for path, (sampler, _) in search_entries(spec).items()}
+
+
 def samplers(spec: dict) -> dict[str, tuple[str, list]]:
     """Dotted spec path -> (sampler, arguments); refused, by key path, where the path is not in
     the spec or the arguments cannot be sampled. Runs before Ray starts."""
     out = {}
-    for path, (sampler, args) in analysis.search_entries(spec).items():
+    for path, (sampler, args) in search_entries(spec).items():
         where = f"search.{path}__{sampler}"
         if not pydash.has(spec, path):
             raise SpecError(f"{path} is not a key of this spec: set it in the spec first", where)
@@ -51,3 +67,12 @@ def check_numbers(sampler: str, args: list, where: str) -> None:
         raise SpecError(f"{sampler} needs q > 0, got {args[2]}", where)
     if "randint" in sampler and not all(isinstance(a, int) for a in args):
         raise SpecError(f"{sampler} takes whole numbers, got {args!r}", where)
+
+
+def trial_spec(spec: dict, config: dict) -> dict:
+    """The experiment's spec with one trial's sampled values, without the search block."""
+    out = copy.deepcopy(spec)
+    for path, value in config.items():
+        pydash.set_(out, path, value)
+    out.pop("search", None)
+    return out

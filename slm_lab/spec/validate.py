@@ -1,175 +1,22 @@
 """Check a parsed spec against the schema, coerce numbers, fill defaults, collect warnings."""
 
 import copy
-import math
 from typing import Any
 
-from slm_lab.spec import names
+from slm_lab.lib.errors import SpecError, unknown_name
+from slm_lab.spec import names, registry
 from slm_lab.spec import schema as S
-from slm_lab.spec.errors import SpecError, suggest, unknown_name
+from slm_lab.spec.env_ids import check_env_id
+from slm_lab.spec.fields import (
+    Validator,
+    check_section,
+    require,
+    to_float,
+    type_error,
+)
 
-LABELS = {
-    "agent.algorithm.name": "algorithm",
-    "agent.net.type": "net type",
-    "agent.critic_net.type": "net type",
-    "agent.memory.name": "memory",
-    "env.vectorization_mode": "vectorization mode",
-    "meta.distributed": "distributed mode",
-}
-
-
-class Validator:
-    """Walks one spec; unknown keys become warnings (errors when strict)."""
-
-    def __init__(self, strict: bool = False) -> None:
-        self.strict = strict
-        self.warnings: list[str] = []
-
-    def warn(self, path: str, problem: str) -> None:
-        if self.strict:
-            raise SpecError(f"{problem} (--strict)", path)
-        self.warnings.append(f"{path}: {problem}")
-
-    def unknown_key(self, path: str, key: str, known: list[str]) -> None:
-        hint = suggest(key, known)
-        tail = f"; did you mean {hint}?" if hint else ""
-        self.warn(path, f"unknown key, ignored{tail}")
-
-
-def _type_error(path: str, want: str, value: Any) -> SpecError:
-    return SpecError(f"expected {want}, got {value!r} ({type(value).__name__})", path)
-
-
-def to_int(value: Any, path: str) -> int:
-    if isinstance(value, bool):
-        raise _type_error(path, "an integer", value)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return int(value)
-    raise _type_error(path, "an integer", value)
-
-
-def to_float(value: Any, path: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _type_error(path, "a number", value)
-    if not math.isfinite(value):
-        raise SpecError(f"must be finite, got {value}", path)
-    return float(value)
-
-
-def to_bool(value: Any, path: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int) and value in (0, 1):
-        return bool(value)
-    raise _type_error(path, "true or false", value)
-
-
-def check_bounds(value: float, field: S.Field, path: str) -> None:
-    if field.low is not None and value < field.low:
-        raise SpecError(f"must be >= {field.low}, got {value}", path)
-    if field.high is not None and value > field.high:
-        raise SpecError(f"must be <= {field.high}, got {value}", path)
-    if field.above is not None and value <= field.above:
-        raise SpecError(f"must be > {field.above}, got {value}", path)
-
-
-def check_named(value: Any, field: S.Field, path: str) -> dict:
-    if not isinstance(value, dict):
-        raise _type_error(path, f"a {{name: ...}} {field.named_kind} spec", value)
-    if "name" not in value:
-        raise SpecError(f"missing required key 'name' of the {field.named_kind}", path, field.named)
-    if value["name"] not in field.named:
-        raise unknown_name(field.named_kind, value["name"], f"{path}.name", field.named)
-    return dict(value)
-
-
-def check_value(value: Any, field: S.Field, path: str, v: Validator) -> Any:
-    if value is None:
-        if field.nullable or field.kind == "any":
-            return None
-        raise SpecError("must not be null", path)
-    match field.kind:
-        case "int":
-            value = to_int(value, path)
-        case "float":
-            value = to_float(value, path)
-        case "bool":
-            value = to_bool(value, path)
-        case "str" if not isinstance(value, str):
-            raise _type_error(path, "a string", value)
-        case "int_list":
-            if not isinstance(value, list):
-                raise _type_error(path, "a list of integers", value)
-            value = [to_int(x, f"{path}[{i}]") for i, x in enumerate(value)]
-            for i, width in enumerate(value):
-                if width < 1:
-                    raise SpecError(f"layer widths must be >= 1, got {width}", f"{path}[{i}]")
-        case "list" if not isinstance(value, list):
-            raise _type_error(path, "a list", value)
-        case "dict" if not isinstance(value, dict):
-            raise _type_error(path, "a mapping", value)
-        case "schedule":
-            value = check_schedule(value, path, v)
-        case "named":
-            value = check_named(value, field, path)
-    if field.choices is not None and value not in field.choices:
-        raise unknown_name(LABELS.get(path, "value"), value, path, field.choices)
-    if field.kind in ("int", "float"):
-        check_bounds(value, field, path)
-    return value
-
-
-def check_section(
-    section: dict, fields: dict[str, S.Field], path: str, v: Validator, known: tuple = ()
-) -> dict:
-    """Validate the keys of one mapping; unknown keys warn and are kept as written."""
-    out = {}
-    for key, value in section.items():
-        kpath = f"{path}.{key}" if path else key
-        field = fields.get(key) or _prefixed(key, fields, path)
-        if field is not None:
-            out[key] = check_value(value, field, kpath, v)
-            continue
-        if key not in known:
-            v.unknown_key(kpath, key, [*fields, *known])
-        out[key] = value
-    return out
-
-
-def _prefixed(key: str, fields: dict[str, S.Field], path: str) -> S.Field | None:
-    """`actor_optim_spec` is checked as `optim_spec` in net sections."""
-    if not path.endswith("net"):
-        return None
-    for prefix in S.NET_PREFIXES:
-        if key.startswith(prefix) and key.removeprefix(prefix) in fields:
-            return fields[key.removeprefix(prefix)]
-    return None
-
-
-def check_schedule(value: Any, path: str, v: Validator) -> dict:
-    if not isinstance(value, dict):
-        raise _type_error(
-            path, "a schedule {name, start_val, end_val, start_step, end_step}", value
-        )
-    for key in ("name", "start_val"):
-        if key not in value:
-            raise SpecError(f"missing required key '{key}' of the schedule", path)
-    out = {**S.SCHEDULE_DEFAULTS, **check_section(value, S.SCHEDULE_FIELDS, path, v)}
-    if out.get("end_val") is None:
-        out["end_val"] = out["start_val"]
-    if out["name"] != "no_decay" and out["end_step"] < out["start_step"]:
-        raise SpecError(
-            f"end_step {out['end_step']} is before start_step {out['start_step']}", path
-        )
-    return out
-
-
-def require(section: dict, keys: tuple, path: str) -> None:
-    for key in keys:
-        if key not in section:
-            raise SpecError(f"missing required key '{key}'", path)
+EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_spec
+MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
 
 
 def unwrap_legacy(spec: dict, v: Validator) -> dict:
@@ -190,21 +37,25 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     agent = check_section(agent, S.AGENT_FIELDS, "agent", v)
     require(agent, S.REQUIRED_AGENT, "agent")
     algo = check_algorithm(agent["algorithm"], v)
+    entry = registry.ALGORITHMS[algo["name"]]
     agent["algorithm"] = algo
     agent.setdefault("name", algo["name"])
     agent["memory"] = check_memory(agent["memory"], algo["name"], v)
-    algo_net = S.ALGORITHM_NET_DEFAULTS.get(algo["name"], {})
-    agent["net"] = check_net(agent["net"], "agent.net", v, algo_net)
+    agent["net"] = check_net(agent["net"], "agent.net", v, entry.net_defaults)
     if agent.get("critic_net") is not None:
-        agent["critic_net"] = check_net(agent["critic_net"], "agent.critic_net", v, algo_net)
+        agent["critic_net"] = check_net(
+            agent["critic_net"], "agent.critic_net", v, entry.net_defaults
+        )
+    else:
+        agent["critic_net"] = None
     check_batching(algo, env)
     check_dueling(algo["name"], agent["net"]["type"])
     return agent
 
 
 def check_dueling(algo_name: str, net_type: str) -> None:
-    if net_type in S.DUELING_NETS and algo_name not in S.Q_LEARNERS:
-        allowed = [n for n in names.NETS if n not in S.DUELING_NETS]
+    if registry.NETS[net_type].dueling and not registry.ALGORITHMS[algo_name].q_values:
+        allowed = [n for n, entry in registry.NETS.items() if not entry.dueling]
         raise SpecError(
             f"{net_type} outputs Q-values: use it with SARSA or the DQN family, not {algo_name}",
             "agent.net.type",
@@ -216,17 +67,52 @@ def check_algorithm(algo: dict, v: Validator) -> dict:
     path = "agent.algorithm"
     require(algo, ("name",), path)
     algo = check_section(algo, S.ALGORITHM_FIELDS, path, v)
-    return {**S.ALGORITHM_DEFAULTS[algo["name"]], **algo}
+    entry = registry.ALGORITHMS[algo["name"]]
+    out = {**copy.deepcopy(entry.defaults), **algo}
+    check_algorithm_rules(out, entry)
+    return out
+
+
+def check_algorithm_rules(algo: dict, entry: registry.AlgorithmEntry) -> None:
+    """The rules between an algorithm's keys (those its env decides are checked as it is built)."""
+    name, path = algo["name"], "agent.algorithm"
+    if "time_horizon" in entry.defaults and algo["action_policy"] != "default":
+        raise SpecError(f"{name} samples its policy", f"{path}.action_policy", ["default"])
+    if "time_horizon" in entry.defaults and algo["lam"] is None:
+        raise SpecError("PPO needs lam (its GAE lambda), between 0 and 1", f"{path}.lam")
+    if "lam" in entry.defaults and algo["lam"] is None and algo["num_step_returns"] is None:
+        raise SpecError(
+            f"{name} needs lam (GAE) or num_step_returns (n-step returns)", f"{path}.lam"
+        )
+    exploring = algo["action_policy"] in EXPLORING_POLICIES
+    if entry.q_values and exploring and not algo["explore_var_spec"]:
+        raise SpecError(
+            f"{algo['action_policy']} needs explore_var_spec (its epsilon or temperature)",
+            f"{path}.explore_var_spec",
+        )
+    target = algo.get("target_entropy", "auto")
+    if target != "auto" and (isinstance(target, bool) or not isinstance(target, int | float)):
+        raise SpecError(
+            f"target_entropy must be 'auto' or a number, got {target!r}", f"{path}.target_entropy"
+        )
 
 
 def check_memory(memory: dict, algo_name: str, v: Validator) -> dict:
     path = "agent.memory"
     require(memory, ("name",), path)
     memory = check_section(memory, S.MEMORY_FIELDS, path, v)
-    allowed = S.ALGORITHM_MEMORIES.get(algo_name)
-    if allowed and memory["name"] not in allowed:
-        raise SpecError(f"{algo_name} cannot learn from {memory['name']}", f"{path}.name", allowed)
-    return {**S.MEMORY_DEFAULTS[memory["name"]], **memory}
+    algo = registry.ALGORITHMS[algo_name]
+    if algo.memories and memory["name"] not in algo.memories:
+        raise SpecError(
+            f"{algo_name} cannot learn from {memory['name']}", f"{path}.name", algo.memories
+        )
+    out = {**registry.MEMORIES[memory["name"]].defaults, **algo.memory_defaults, **memory}
+    if not registry.MEMORIES[out["name"]].on_policy and out["batch_size"] > out["max_size"]:
+        raise SpecError(
+            f"batch_size {out['batch_size']} exceeds max_size {out['max_size']}",
+            f"{path}.batch_size",
+        )
+    return out
 
 
 def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = None) -> dict:
@@ -237,7 +123,7 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
     out = {
         **S.NET_DEFAULTS,
         **(algo_defaults or {}),
-        **copy.deepcopy(S.NET_TYPE_DEFAULTS[net["type"]]),
+        **copy.deepcopy(registry.NETS[net["type"]].defaults),
         **net,
     }
     has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
@@ -253,7 +139,46 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
         net.get(k) for k in ("arc", "arc_file", "actor_arc", "critic_arc")
     ):
         raise SpecError("TorchArcNet needs an arc block or an arc_file", path)
+    if "conv_hid_layers" in out:
+        check_conv_layers(out["conv_hid_layers"], f"{path}.conv_hid_layers")
+    for key in (k for k in out if k.endswith("lr_scheduler_spec")):
+        check_lr_scheduler(out[key], f"{path}.{key}", v)
     return out
+
+
+def check_conv_layers(layers: list, path: str) -> None:
+    """Each entry is [out_channels, kernel, stride, padding, dilation] (the last three optional)."""
+    for i, entry in enumerate(layers):
+        where = f"{path}[{i}]"
+        if not isinstance(entry, list) or not MIN_CONV_ARGS <= len(entry) <= MAX_CONV_ARGS:
+            raise SpecError(
+                f"expected [out_channels, kernel, stride, padding, dilation] (2 to 5 integers), "
+                f"got {entry!r}",
+                where,
+            )
+        if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in entry):
+            raise SpecError(
+                f"conv layer arguments must be non-negative integers, got {entry}", where
+            )
+
+
+def check_lr_scheduler(spec: dict | None, path: str, v: Validator) -> None:
+    """The lab's own schedulers: LinearToZero {frame}, LinearToMin {frame, min_factor}."""
+    if not spec or spec["name"] not in names.LAB_LR_SCHEDULERS:
+        return
+    args = names.LAB_LR_SCHEDULER_ARGS[spec["name"]]
+    for key in spec:
+        if key != "name" and key not in args:
+            v.unknown_key(f"{path}.{key}", key, list(args))
+    frame = to_float(spec.get("frame"), f"{path}.frame")
+    if frame <= 0:
+        raise SpecError(f"{spec['name']} needs frame > 0, got {frame:g}", f"{path}.frame")
+    if "min_factor" in spec:
+        min_factor = to_float(spec["min_factor"], f"{path}.min_factor")
+        if not 0 <= min_factor <= 1:
+            raise SpecError(
+                f"min_factor must be in [0, 1], got {min_factor:g}", f"{path}.min_factor"
+            )
 
 
 def check_gpu(gpu: Any, path: str) -> str | bool:
@@ -283,8 +208,6 @@ def check_batching(algo: dict, env: dict) -> None:
             f"{algo['minibatch_size']} exceeds the batch time_horizon x num_envs = {batch}",
             "agent.algorithm.minibatch_size",
         )
-    if algo["name"].startswith("PPO") and algo.get("lam") is None:
-        raise SpecError("PPO needs lam (its GAE lambda), between 0 and 1", "agent.algorithm.lam")
 
 
 def check_env(env: dict, v: Validator) -> dict:
@@ -317,9 +240,7 @@ def check_vectorization(env: dict) -> None:
 def _env_passthrough(env: dict, v: Validator) -> tuple:
     """Keys passed to gymnasium: those the env's constructor accepts (all, if it can't be told)."""
     if not isinstance(env.get("name"), str):
-        raise _type_error("env.name", "a Gymnasium id", env.get("name"))
-    from slm_lab.env.registry import check_env_id
-
+        raise type_error("env.name", "a Gymnasium id", env.get("name"))
     accepted = check_env_id(env["name"])
     if S.is_atari(env["name"]):
         return ()  # the native vector env takes only ATARI_FIELDS
@@ -335,7 +256,19 @@ def check_meta(meta: dict, v: Validator) -> dict:
     out["eval_frequency"] = out.get("eval_frequency") or log_freq
     if out["distributed"] is None:
         out["distributed"] = False
+    out["search_resources"] = {**S.META_DEFAULTS["search_resources"], **out["search_resources"]}
     return out
+
+
+def check_distributed(spec: dict) -> None:
+    """meta.distributed: sessions training one global net, for the algorithms registered so."""
+    name = spec["agent"]["algorithm"]["name"]
+    if spec["meta"]["distributed"] and not registry.ALGORITHMS[name].distributed:
+        raise SpecError(
+            f"distributed training shares on-policy learners' nets, not {name}'s",
+            "meta.distributed",
+            [False],
+        )
 
 
 def flatten_search(search: dict, prefix: str = "") -> dict:
@@ -364,7 +297,7 @@ def check_search(search: dict) -> dict:
         if sampler not in names.SEARCH_SAMPLERS:
             raise unknown_name("search sampler", sampler, path, names.SEARCH_SAMPLERS)
         if not isinstance(value, list) or not value:
-            raise _type_error(path, "a non-empty list", value)
+            raise type_error(path, "a non-empty list", value)
     return flat
 
 
@@ -372,7 +305,7 @@ def validate(spec: Any, strict: bool = False) -> tuple[dict, list[str]]:
     """Return the spec with defaults filled, and the warnings for keys it does not know."""
     v = Validator(strict)
     if not isinstance(spec, dict):
-        raise _type_error("", "a mapping with agent, env and meta", spec)
+        raise type_error("", "a mapping with agent, env and meta", spec)
     spec = unwrap_legacy(copy.deepcopy(spec), v)
     spec = check_section(spec, S.TOP_FIELDS, "", v)
     for key in S.REQUIRED_TOP:
@@ -381,6 +314,7 @@ def validate(spec: Any, strict: bool = False) -> tuple[dict, list[str]]:
     spec["env"] = check_env(spec["env"], v)
     spec["agent"] = check_agent(spec["agent"], spec["env"], v)
     spec["meta"] = check_meta(spec["meta"], v)
+    check_distributed(spec)
     if spec.get("search"):
         spec["search"] = check_search(spec["search"])
     return spec, v.warnings

@@ -1,14 +1,25 @@
-"""Gymnasium ids and the keyword arguments their constructors accept, checked without building."""
+"""Env ids and the keyword arguments their constructors accept, checked without building an env:
+against gymnasium's registry when it is installed, else against the id table (env_ids.json, which
+scripts/gen_env_ids.py writes), so the minimal install refuses an unknown id too."""
 
 import importlib
 import inspect
+import json
+from difflib import get_close_matches
 from functools import cache
+from pathlib import Path
 
-from slm_lab.spec import names
-from slm_lab.spec.errors import SpecError, unknown_name
+from slm_lab.lib.errors import SpecError, unknown_name
 
+ENV_IDS_FILE = Path(__file__).parent / "env_ids.json"
 # keyword arguments gymnasium.make itself takes, whatever the env
 MAKE_KWARGS = ("max_episode_steps", "autoreset", "disable_env_checker", "render_mode")
+
+
+@cache
+def env_ids() -> frozenset[str]:
+    """The Gymnasium and ALE env ids, as data (no gymnasium import)."""
+    return frozenset(json.loads(ENV_IDS_FILE.read_text()))
 
 
 @cache
@@ -26,14 +37,24 @@ def _registry() -> dict | None:
     return gym.registry
 
 
+def split_custom(name: str) -> tuple[str, str]:
+    """`module:EnvId` -> (module, EnvId); both parts must be there."""
+    module, _, env_id = name.partition(":")
+    if not module or not env_id:
+        raise SpecError(
+            f"custom env {name!r} must be module:EnvId (e.g. my_pkg.envs:Maze-v0)", "env.name"
+        )
+    return module, env_id
+
+
 def check_env_id(name: str) -> tuple[str, ...] | None:
     """Refuse an unknown id; return the kwargs it accepts (None: any, or gymnasium absent)."""
     registry = _registry()
-    if registry is None:  # the minimal install: the ids as data
-        names.check_env_id(name)
+    if registry is None:
+        check_listed(name)
         return None
     if ":" in name:  # "module:Env-v0" registers its env on import, as gymnasium.make does
-        module, name = names.split_custom(name)
+        module, name = split_custom(name)
         try:
             importlib.import_module(module)
         except (ImportError, ValueError, TypeError) as e:  # a relative or malformed name
@@ -51,9 +72,19 @@ def check_env_id(name: str) -> tuple[str, ...] | None:
     return (*MAKE_KWARGS, *(p.name for p in params if p.name != "self"))
 
 
+def check_listed(name: str) -> None:
+    """Without gymnasium (the minimal install): refuse an env name that is neither a known id nor
+    a custom `module:EnvId`."""
+    if ":" in name:
+        split_custom(name)
+        return
+    if name in env_ids():
+        return
+    close = get_close_matches(name, sorted(env_ids()), n=8, cutoff=0.5)
+    raise unknown_name("environment", name, "env.name", close)
+
+
 def _close_ids(name: str, registry: dict) -> list[str]:
     """A short list for the error: ids of the same family, else the classic ones."""
-    from difflib import get_close_matches
-
     close = get_close_matches(name, list(registry), n=8, cutoff=0.5)
     return close or [i for i in registry if "/" not in i][:20]
