@@ -1,11 +1,10 @@
-"""Agent = algorithm + memory: acts on observations, stores transitions, trains when due."""
+"""Agent = algorithm + memory: acts on observations, stores each vector step in its memory, and
+lets its algorithm learn when the algorithm's cadence says so."""
 
 import numpy as np
 
-from slm_lab.agent.algorithm import ALGORITHMS
-from slm_lab.agent.memory import MEMORIES
 from slm_lab.agent.memory.base import Layout
-from slm_lab.lib.registry import lookup
+from slm_lab.agent.registered import registered_class
 
 
 class Agent:
@@ -14,24 +13,21 @@ class Agent:
     ) -> None:
         """`memory=False`: an agent that only acts (enjoy), with no replay to allocate."""
         agent_spec = spec["agent"]
-        algo_cls = lookup(
-            ALGORITHMS, agent_spec["algorithm"]["name"], "algorithm", "agent.algorithm.name"
-        )
+        algo_cls = registered_class("algorithm", agent_spec["algorithm"]["name"])
         self.algorithm = algo_cls(agent_spec, env, clock, dev_checks)
         self.memory = None
         if self.algorithm.learns and memory:
             memory_spec = agent_spec["memory"]
-            mem_cls = lookup(MEMORIES, memory_spec["name"], "memory", "agent.memory.name")
             layout = Layout(
                 num_envs=spec["env"]["num_envs"],
                 obs_space=env.observation_space,
                 action_space=env.action_space,
-                horizon=self.algorithm.horizon,
+                rollout=self.algorithm.rollout,
                 device=self.algorithm.device,
                 clock=clock,
                 frame_stack=env.frame_stack,
             )
-            self.memory = mem_cls(memory_spec, layout)
+            self.memory = registered_class("memory", memory_spec["name"])(memory_spec, layout)
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         """Actions as the memory stores them (continuous ones in the distribution's own range)."""
@@ -42,11 +38,15 @@ class Agent:
         pd = self.algorithm.pd
         return action if pd is None else pd.to_env(action)
 
-    def update(self, obs, action, reward, next_obs, terminated, truncated) -> None:
-        """Store the vector step; the algorithm trains when it is due."""
+    def store(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """One vector step into the memory (next_obs: each step's real next observation)."""
         if self.memory is not None:
-            ready = self.memory.add(obs, action, reward, next_obs, terminated, truncated)
-            self.algorithm.learn(self.memory, ready)
+            self.memory.add(obs, action, reward, next_obs, terminated, truncated)
+
+    def learn(self) -> None:
+        """The algorithm trains if its cadence says it is due."""
+        if self.memory is not None:
+            self.algorithm.learn(self.memory)
 
     @property
     def nets(self) -> dict:

@@ -6,25 +6,11 @@ memory, each from its own env and seed (`meta.distributed`).
 - `synced`: every session learns on a local copy, hands its gradients to the global optimizer,
   then pulls the global weights back.
 With `GlobalAdam` or `GlobalRMSprop`, the optimizer's moments are shared too; other optimizers
-keep per-session moments.
+keep per-session moments. Which algorithms may: their registration (spec/registry.py).
 """
 
 import torch
 from torch import nn
-
-from slm_lab.spec.errors import SpecError
-
-ON_POLICY = ("Reinforce", "ActorCritic", "PPO", "SIL", "PPOSIL")
-
-
-def check_distributed(spec: dict) -> None:
-    name = spec["agent"]["algorithm"]["name"]
-    if spec["meta"]["distributed"] and name not in ON_POLICY:
-        raise SpecError(
-            f"distributed training shares on-policy learners' nets, not {name}'s",
-            "meta.distributed",
-            [False],
-        )
 
 
 def optim_params(optim: torch.optim.Optimizer) -> list[nn.Parameter]:

@@ -1,6 +1,13 @@
-"""What every algorithm shares: device, action distribution, nets, optimizers, the update step.
+"""What every algorithm shares (device, action distribution, nets, optimizers, the gradient step),
+and the two cadences it learns on, called after every stored vector step:
 
-Subclasses write their learning rule in `train` and their action choice in `act`.
+- OnPolicy: when the rollout is complete, `rollout` vector steps (OnPolicyBatchReplay) or
+  finished episodes (OnPolicyReplay), `train` on it; the memory then starts the next one.
+- OffPolicy: every `training_frequency` frames from `training_start_step`, `training_iter` times:
+  sample a batch, `train` on it (its TD errors come back), give prioritized replay the new
+  priorities; then the LR schedulers step and `end_round` runs (a target net's update).
+
+An algorithm file holds its learning rule (`train`) and its action choice (`act` or `policy`).
 """
 
 import copy
@@ -24,14 +31,15 @@ class NonFiniteLoss(RuntimeError):
 
 class Algorithm(Stateful):
     learns = True  # False: no memory, no training (Random)
-    # what a resume checkpoint holds; subclasses add their own
-    state_attrs = ("nets", "optims", "schedulers", "next_train", "stats", "nonfinite")
+    rollout: int | None = None  # on-policy: what one rollout holds (see OnPolicy)
+    # what a checkpoint holds; subclasses add their own
+    state_attrs = ("nets", "optims", "schedulers", "stats", "nonfinite")
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         self.spec = agent_spec["algorithm"]
         self.net_spec = agent_spec["net"]
         self.env = env
-        self.clock = clock
+        self.clock = clock  # read only: the session's frame clock
         self.dev_checks = dev_checks
         self.device = torch.device("cpu")  # until place_nets
         self.pd = action_pd(self.spec["action_pdtype"], env.action_space) if self.learns else None
@@ -39,13 +47,16 @@ class Algorithm(Stateful):
         self.optims: list[torch.optim.Optimizer] = []
         self.schedulers: list = []
         self.stats: dict[str, float] = {}
-        self.next_train = 0  # off-policy: the frame of the next training round
         self.nonfinite = 0  # updates skipped in a row for a non-finite loss
+        self.opt_step = 0  # optimizer steps taken
 
-    @property
-    def horizon(self) -> int:
-        """Vector steps between training calls (the on-policy rollout length)."""
-        return self.spec.get("training_frequency", 1)
+    def learn(self, memory) -> None:
+        """After each stored vector step: train when the cadence says so."""
+        raise NotImplementedError
+
+    def train(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """The learning rule on one batch."""
+        raise NotImplementedError
 
     def to_tensor(self, obs: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(obs).to(self.device)
@@ -67,22 +78,14 @@ class Algorithm(Stateful):
         action = self.pd.sample(out) if explore else self.pd.greedy(out)
         return action.cpu().numpy()
 
-    def train(self, batch: dict[str, torch.Tensor]) -> None:
-        raise NotImplementedError
-
     def report(self) -> dict[str, float]:
-        """Training statistics for the next checkpoint row (loss, lr, entropy...)."""
+        """Training statistics for the next log row (loss, lr, entropy...)."""
         return self.stats
-
-    def learn(self, memory, ready: bool) -> None:
-        """After each stored vector step: on-policy algorithms train on the batch once it is full."""
-        if ready:
-            self.train(memory.sample())
 
     def place_nets(self) -> None:
         """Move the nets to the device their size and `net.gpu` call for."""
         params = sum(p.numel() for net in self.nets.values() for p in net.parameters())
-        self.device = net_util.device(self.net_spec.get("gpu", "auto"), params)
+        self.device = net_util.device(self.net_spec["gpu"], params)
         for net in self.nets.values():
             net.to(self.device)
 
@@ -100,9 +103,7 @@ class Algorithm(Stateful):
         optim = net_util.make_optim(net_spec[key], params, f"{path}.{key}")
         self.optims.append(optim)
         key = net_util.role_name(net_spec, "lr_scheduler_spec", role)
-        scheduler = net_util.make_lr_scheduler(
-            net_spec.get(key), optim, self.clock, f"{path}.{key}"
-        )
+        scheduler = net_util.make_lr_scheduler(net_spec[key], optim, self.clock, f"{path}.{key}")
         if scheduler is not None:
             self.schedulers.append(scheduler)
         return optim
@@ -125,7 +126,7 @@ class Algorithm(Stateful):
             for p in params:
                 p.grad = None
         loss.backward()
-        clip = self.net_spec.get("clip_grad_val")
+        clip = self.net_spec["clip_grad_val"]
         if clip:
             for params in groups:
                 net_util.clip_grad_norm(params, clip)
@@ -133,7 +134,7 @@ class Algorithm(Stateful):
             self.check_grads()
         for optim in self.optims if optims is None else optims:
             optim.step()
-        self.clock.opt_step += 1
+        self.opt_step += 1
 
     def skip_update(self, loss: torch.Tensor) -> None:
         """Warn about a skipped update; stop the session after MAX_NONFINITE in a row."""
@@ -148,14 +149,6 @@ class Algorithm(Stateful):
                 f"training diverged: {MAX_NONFINITE} updates in a row had a non-finite loss "
                 f"(last at frame {frame}); lower the learning rate or set agent.net.clip_grad_val"
             )
-
-    def train_due(self) -> bool:
-        """Off-policy cadence: True every `training_frequency` frames from `training_start_step`."""
-        frame, s = self.clock.frame, self.spec
-        if frame < max(s["training_start_step"], self.next_train):
-            return False
-        self.next_train = (frame // s["training_frequency"] + 1) * s["training_frequency"]
-        return True
 
     def step_schedulers(self) -> None:
         for scheduler in self.schedulers:
@@ -172,6 +165,60 @@ class Algorithm(Stateful):
     @property
     def lr(self) -> float:
         return self.optims[0].param_groups[0]["lr"] if self.optims else float("nan")
+
+
+class OnPolicy(Algorithm):
+    """Learns from the rollout just collected: `rollout` (the spec's `training_frequency`)
+    vector steps of OnPolicyBatchReplay, or finished episodes of OnPolicyReplay."""
+
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        super().__init__(agent_spec, env, clock, dev_checks)
+        self.rollout = self.spec["training_frequency"]
+
+    def learn(self, memory) -> None:
+        if memory.size >= self.rollout:
+            self.train(memory.sample())
+
+
+class OffPolicy(Algorithm):
+    """Learns from a replay, when due by frames (see the module's docstring); `train` returns
+    the batch's TD errors (prioritized replay's new priorities) or None."""
+
+    state_attrs = (*Algorithm.state_attrs, "next_train")
+
+    def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
+        super().__init__(agent_spec, env, clock, dev_checks)
+        s = self.spec
+        self.start, self.frequency = s["training_start_step"], s["training_frequency"]
+        self.iters = s["training_iter"]
+        self.next_train = 0  # the frame of the next training round
+
+    def learn(self, memory) -> None:
+        if not self.train_due():
+            return
+        for _ in range(self.iters):
+            td = self.train(memory.sample())
+            if memory.prioritized:
+                memory.update_priorities(td.cpu().numpy())
+        self.step_schedulers()
+        self.end_round()
+
+    def train_due(self) -> bool:
+        """True every `training_frequency` frames from `training_start_step`."""
+        frame = self.clock.frame
+        if frame < max(self.start, self.next_train):
+            return False
+        self.next_train = (frame // self.frequency + 1) * self.frequency
+        return True
+
+    def end_round(self) -> None:
+        """After a training round: nothing, unless the algorithm has a target net to update."""
+
+    def refill(self) -> int:
+        """The replay was not kept (a resume without it): fill it for `training_start_step`
+        frames before training again. Returns the frame training resumes at."""
+        self.next_train = self.clock.frame + self.start
+        return self.next_train
 
 
 class TargetNets(Stateful):

@@ -9,8 +9,6 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-from slm_lab.spec.errors import SpecError
-
 MIN_TEMPERATURE = 1e-8
 
 Outputs = Callable[[], torch.Tensor]
@@ -46,11 +44,3 @@ POLICIES: dict[str, Callable] = {
     "epsilon_greedy": epsilon_greedy,
     "boltzmann": boltzmann,
 }
-
-
-def action_policy(name: str) -> Callable:
-    if name not in POLICIES:
-        raise SpecError(
-            f"unknown action policy {name!r}", "agent.algorithm.action_policy", list(POLICIES)
-        )
-    return POLICIES[name]

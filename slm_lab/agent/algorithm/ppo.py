@@ -6,28 +6,38 @@ One rollout of `time_horizon` vector steps arrives as a batch; then, as in the p
 3. log-probs of the taken actions under the policy that collected them;
 4. `training_epoch` passes over shuffled minibatches minimising
    -min(r A, clip(r, 1 - eps, 1 + eps) A) - c_H H + c_V L(V, R), with r = pi / pi_old.
-Steps 1-3 are A2C's (actor_critic.py): any action distribution, `normalize_v_targets` included.
+The nets, V in return units and the critic's scale (`normalize_v_targets`) are A2C's
+(actor_critic.py); any action distribution.
 """
 
 import torch
 
-from slm_lab.agent.algorithm.actor_critic import ADV_EPS, ActorCritic
+from slm_lab.agent.algorithm.actor_critic import ActorCritic
+from slm_lab.agent.algorithm.rollout import numpy, rollout
+from slm_lab.lib.math_util import gae
 from slm_lab.lib.schedule import Schedule
-from slm_lab.spec.errors import SpecError
+
+ADV_EPS = 1e-8
 
 
 class PPO(ActorCritic):
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
-        if agent_spec["algorithm"]["action_policy"] != "default":
-            raise SpecError("PPO samples its policy", "agent.algorithm.action_policy", ["default"])
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
+        self.rollout = s["time_horizon"]
         self.clip_eps = Schedule(s["clip_eps_spec"])
         self.epochs, self.minibatch_size = s["training_epoch"], s["minibatch_size"]
 
-    @property
-    def horizon(self) -> int:
-        return self.spec["time_horizon"]
+    @torch.no_grad()
+    def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Steps 1-3, flat over (time, env)."""
+        steps = rollout(batch)
+        v, next_v, raw_v = self.values(batch)
+        reward, v_np, next_np, term, dones = numpy(
+            steps["reward"], v, next_v, steps["terminated"], steps["dones"]
+        )
+        adv = gae(reward, v_np, next_np, term, dones, self.gamma, self.lam)
+        return self.learning_batch(steps, torch.from_numpy(adv).to(self.device), v, raw_v)
 
     def loss(
         self, mb: dict[str, torch.Tensor], clip_eps: float, ent_coef: float
@@ -54,7 +64,7 @@ class PPO(ActorCritic):
         ), entropy
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:
-        data = self.targets(batch)
+        data = self.prepare(batch)
         size = len(data["adv"])
         frame = self.clock.frame
         clip_eps, ent_coef = self.clip_eps.value(frame), self.entropy_coef.value(frame)

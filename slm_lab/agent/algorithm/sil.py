@@ -4,20 +4,19 @@ After each on-policy update, finished episodes go into a replay of (s, a, R) wit
 Monte-Carlo return; then `training_iter` times, a batch from it (reused `training_batch_iter`
 times) trains on the returns that beat the critic's estimate:
   sil_policy_loss_coef * -log pi(a|s) max(R - V(s), 0) + sil_val_loss_coef * max(R - V(s), 0)^2 / 2.
-The replay holds `memory.max_size` steps and samples `memory.batch_size` of them uniformly.
+The replay holds `memory.max_size` steps and samples `memory.batch_size` of them uniformly (their
+defaults for SIL are in its registration).
 """
 
 import torch
 
-from slm_lab.agent.algorithm.actor_critic import ActorCritic, numpy, rollout
+from slm_lab.agent.algorithm.actor_critic import ActorCritic
 from slm_lab.agent.algorithm.ppo import PPO
+from slm_lab.agent.algorithm.rollout import numpy, rollout
 from slm_lab.agent.memory.base import action_dtype, action_shape, obs_dtype
 from slm_lab.agent.memory.onpolicy import torch_dtype
 from slm_lab.lib.math_util import discounted_returns
 from slm_lab.lib.state import Stateful
-
-SIL_BATCH_SIZE = 64  # replay batch when the memory spec gives none
-SIL_MAX_SIZE = 10_000  # replay capacity in steps when the memory spec gives none
 
 
 class EpisodeReplay(Stateful):
@@ -26,8 +25,8 @@ class EpisodeReplay(Stateful):
     state_attrs = ("obs", "action", "ret", "head", "count", "pending")
 
     def __init__(self, memory_spec: dict, obs_space, action_space, gamma: float) -> None:
-        self.batch_size = memory_spec.get("batch_size") or SIL_BATCH_SIZE
-        self.size = memory_spec.get("max_size") or SIL_MAX_SIZE
+        self.batch_size = memory_spec["batch_size"]
+        self.size = memory_spec["max_size"]
         self.gamma = gamma
         shape, dtype = (self.size, *obs_space.shape), torch_dtype(obs_dtype(obs_space))
         self.obs = torch.zeros(shape, dtype=dtype)

@@ -1,4 +1,7 @@
-"""What every memory is built from, and the up-front check that it fits in RAM."""
+"""What every memory is built from, and the up-front check that it fits in RAM.
+
+A memory stores what the agent hands it after each vector step (`add`) and hands batches to its
+algorithm (`sample`); when to learn is the algorithm's decision (agent/algorithm/base.py)."""
 
 from dataclasses import dataclass
 
@@ -6,8 +9,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from slm_lab.lib.errors import ResourceError
 from slm_lab.lib.util import GIB, available_memory
-from slm_lab.spec.errors import SpecError
 
 ITEM_BYTES = 8  # upper bound of one stored scalar
 
@@ -19,7 +22,7 @@ class Layout:
     num_envs: int
     obs_space: gym.Space
     action_space: gym.Space
-    horizon: int  # vector steps per on-policy rollout
+    rollout: int | None  # vector steps one on-policy rollout holds (OnPolicyBatchReplay)
     device: torch.device
     clock: object  # the session's frame clock
     frame_stack: int = 1  # observations are stacks of this many frames along axis 0
@@ -62,7 +65,7 @@ def check_fits(need: int, what: str, path: str) -> None:
     """Refuse, before allocating, a memory that would not fit in the machine's free RAM."""
     free = available_memory()
     if need > free:
-        raise SpecError(
+        raise ResourceError(
             f"{what} needs {need / GIB:.1f} GiB of memory, {free / GIB:.1f} GiB are free",
             path,
         )

@@ -1,5 +1,7 @@
-"""On-policy memories: OnPolicyBatchReplay hands over a preallocated (time, env) rollout every
-`horizon` vector steps; OnPolicyReplay hands over whole episodes every `training_frequency` of them."""
+"""On-policy memories: OnPolicyBatchReplay holds a preallocated (time, env) rollout of
+`layout.rollout` vector steps; OnPolicyReplay holds whole episodes. `size` is what they hold in
+the unit their algorithm's rollout counts (vector steps, finished episodes); `sample` hands it all
+over and starts anew."""
 
 import math
 
@@ -20,11 +22,11 @@ def rollout_bytes(layout: Layout) -> int:
     obs_bytes = math.prod(layout.obs_space.shape) * layout.obs_dtype.itemsize
     act_bytes = max(1, math.prod(layout.action_shape)) * ITEM_BYTES
     step_bytes = 2 * obs_bytes + act_bytes + 3 * ITEM_BYTES  # obs, final_obs, action, r/term/trunc
-    return (layout.horizon + 1) * layout.num_envs * step_bytes
+    return (layout.rollout + 1) * layout.num_envs * step_bytes
 
 
 class OnPolicyBatchReplay(Stateful):
-    """Rollout storage: obs has horizon + 1 rows (the last is the bootstrap observation).
+    """Rollout storage: obs has rollout + 1 rows (the last is the bootstrap observation).
 
     `final_obs[t, n]` holds the real last observation where env n was truncated at step t, so the
     learner can bootstrap from it; the next row of `obs` is then the reset observation.
@@ -33,13 +35,13 @@ class OnPolicyBatchReplay(Stateful):
     state_attrs = ("obs", "final_obs", "action", "reward", "terminated", "truncated", "t")
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
-        horizon, num_envs = layout.horizon, layout.num_envs
+        steps, num_envs = layout.rollout, layout.num_envs
         check_fits(
             rollout_bytes(layout),
-            f"a rollout of {horizon} x {num_envs} steps",
+            f"a rollout of {steps} x {num_envs} steps",
             "agent.algorithm.time_horizon",
         )
-        self.horizon = horizon
+        self.steps = steps
         self.device = device = layout.device
         pin = device.type == "cuda"
         obs_shape = layout.obs_space.shape
@@ -48,12 +50,12 @@ class OnPolicyBatchReplay(Stateful):
         def buf(shape, dtype):
             return torch.zeros(shape, dtype=dtype, pin_memory=pin)
 
-        self.obs = buf((horizon + 1, num_envs, *obs_shape), torch_dtype(layout.obs_dtype))
-        self.final_obs = buf((horizon, num_envs, *obs_shape), self.obs.dtype)
-        self.action = buf((horizon, num_envs, *act_shape), torch_dtype(layout.action_dtype))
-        self.reward = buf((horizon, num_envs), torch.float32)
-        self.terminated = buf((horizon, num_envs), torch.float32)
-        self.truncated = buf((horizon, num_envs), torch.bool)
+        self.obs = buf((steps + 1, num_envs, *obs_shape), torch_dtype(layout.obs_dtype))
+        self.final_obs = buf((steps, num_envs, *obs_shape), self.obs.dtype)
+        self.action = buf((steps, num_envs, *act_shape), torch_dtype(layout.action_dtype))
+        self.reward = buf((steps, num_envs), torch.float32)
+        self.terminated = buf((steps, num_envs), torch.float32)
+        self.truncated = buf((steps, num_envs), torch.bool)
         # numpy views share memory with the tensors: cheap writes in the step loop
         self.np = {
             k: getattr(self, k).numpy()
@@ -61,8 +63,13 @@ class OnPolicyBatchReplay(Stateful):
         }
         self.t = 0
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> bool:
-        """Store one vector step; True when the rollout is full."""
+    @property
+    def size(self) -> int:
+        """Vector steps stored."""
+        return self.t
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """Store one vector step; the last one also writes the bootstrap row."""
         t, b = self.t, self.np
         b["obs"][t] = obs
         b["action"][t] = action
@@ -72,10 +79,8 @@ class OnPolicyBatchReplay(Stateful):
         if truncated.any():
             b["final_obs"][t, truncated] = next_obs[truncated]
         self.t += 1
-        if self.t == self.horizon:
+        if self.t == self.steps:
             b["obs"][self.t] = next_obs
-            return True
-        return False
 
     def sample(self) -> dict[str, torch.Tensor]:
         """The whole rollout on the learner's device (one transfer), then reset."""
@@ -87,7 +92,7 @@ class OnPolicyBatchReplay(Stateful):
 
 
 class OnPolicyReplay(Stateful):
-    """Whole episodes: ready once `training_frequency` episodes have ended (over all envs).
+    """Whole episodes, of all envs.
 
     A batch is the finished episodes laid end to end, flat over steps: obs, action, reward,
     next_obs (the real next observation, also at truncation), terminated, truncated. Episodes
@@ -98,13 +103,17 @@ class OnPolicyReplay(Stateful):
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
         self.device = layout.device
-        self.episodes_per_batch = layout.horizon
         self.obs_dtype = layout.obs_dtype
         self.running: list[list[tuple]] = [[] for _ in range(layout.num_envs)]
         self.done: list[list[tuple]] = []
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> bool:
-        """Store one vector step; True when enough episodes have ended."""
+    @property
+    def size(self) -> int:
+        """Finished episodes stored."""
+        return len(self.done)
+
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
+        """Store one vector step; an env's episode is stored whole when it ends."""
         ended = terminated | truncated
         for env, steps in enumerate(self.running):
             steps.append(
@@ -113,7 +122,6 @@ class OnPolicyReplay(Stateful):
             if ended[env]:
                 self.done.append(steps)
                 self.running[env] = []
-        return len(self.done) >= self.episodes_per_batch
 
     def sample(self) -> dict[str, torch.Tensor]:
         """The finished episodes as one flat batch; they are then dropped."""

@@ -16,7 +16,6 @@ import torch
 from slm_lab.agent.memory.base import ITEM_BYTES, Layout, check_fits, to_device
 from slm_lab.agent.memory.sum_tree import SumTree
 from slm_lab.lib.state import Stateful
-from slm_lab.spec.errors import SpecError
 
 SEED_RANGE = 2**31
 
@@ -25,6 +24,7 @@ class Replay(Stateful):
     """Uniform sampling with replacement; `use_cer` also puts the newest vector step in every batch
     (combined experience replay, Zhang & Sutton 2017)."""
 
+    prioritized = False  # takes new priorities after each batch (update_priorities)
     arrays = ("frames", "action", "reward", "terminated", "truncated", "first")
     state_attrs = (*arrays, "finals", "starts", "head", "count", "new_episode", "rng")
 
@@ -32,11 +32,6 @@ class Replay(Stateful):
         self.batch_size = memory_spec["batch_size"]
         self.max_size = memory_spec["max_size"]
         self.use_cer = memory_spec["use_cer"]
-        if self.batch_size > self.max_size:
-            raise SpecError(
-                f"batch_size {self.batch_size} exceeds max_size {self.max_size}",
-                "agent.memory.batch_size",
-            )
         self.device = layout.device
         self.envs = layout.num_envs
         self.k = layout.frame_stack
@@ -92,7 +87,7 @@ class Replay(Stateful):
         """The frame a slot stores: the newest of a stack, or the whole observation."""
         return x[:, -1] if self.k > 1 else x
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> bool:
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         """Store one vector step; its transitions can be sampled at once."""
         t = (self.head + 1) % self.rows
         self.head = t
@@ -111,7 +106,6 @@ class Replay(Stateful):
                 self.finals[self.slot(t, env)] = next_obs[env].copy()
         self.new_episode = terminated | truncated
         self.prepare_next_row(next_obs)
-        return True
 
     def prepare_next_row(self, next_obs: np.ndarray) -> None:
         """Write the next observations into the next row (the oldest, now given up), so the
@@ -185,6 +179,7 @@ class PrioritizedReplay(Replay):
     from its spec value to 1 at the last frame (the original lab had no such correction).
     """
 
+    prioritized = True
     state_attrs = (*Replay.state_attrs, "tree", "max_priority")
 
     def __init__(self, memory_spec: dict, layout: Layout) -> None:
@@ -202,17 +197,16 @@ class PrioritizedReplay(Replay):
         progress = min(1.0, self.clock.frame / max(1, self.clock.max_frame))
         return self.beta0 + (1.0 - self.beta0) * progress
 
-    def add(self, obs, action, reward, next_obs, terminated, truncated) -> bool:
+    def add(self, obs, action, reward, next_obs, terminated, truncated) -> None:
         super().add(obs, action, reward, next_obs, terminated, truncated)
         slots = self.head * self.envs + self.all_envs
         if self.count <= self.capacity:
             self.tree.set(slots, self.max_priority)
-            return True
+            return
         # the oldest row left the sampled window: one tree update for both rows
         old = (self.head - self.capacity) % self.rows * self.envs + self.all_envs
         priority = np.repeat([self.max_priority, 0.0], self.envs)
         self.tree.set(np.concatenate([slots, old]), priority)
-        return True
 
     def sample(self) -> dict[str, torch.Tensor]:
         idx = self.tree.sample(self.batch_size, self.rng)

@@ -4,7 +4,7 @@ import torch
 from torch import nn
 
 from slm_lab.agent.net import net_util
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 
 
 class HeadNet(nn.Module):
@@ -16,7 +16,7 @@ class HeadNet(nn.Module):
         self.heads = nn.ModuleList(
             net_util.head(body_dim, d, std) for d, std in zip(out_dims, head_stds, strict=True)
         )
-        out_act = net_spec.get("out_layer_activation")
+        out_act = net_spec["out_layer_activation"]
         acts = out_act if isinstance(out_act, list) else [out_act] * len(out_dims)
         if len(acts) != len(out_dims):
             raise SpecError(
@@ -50,11 +50,7 @@ class Dueling:
     combined as Q = V + A - mean(A)."""
 
     def __init__(self, net_spec: dict, in_shape, out_dims, head_stds, role=None) -> None:
-        if len(out_dims) != 1:
-            raise SpecError(
-                f"{type(self).__name__} outputs Q-values: use it with SARSA or the DQN family",
-                "agent.net.type",
-            )
+        """`out_dims`: the one Q head (validation keeps dueling nets to Q-learners)."""
         super().__init__(net_spec, in_shape, [1, *out_dims], [*head_stds, *head_stds], role)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

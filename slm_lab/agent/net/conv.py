@@ -10,7 +10,7 @@ from torch import nn
 
 from slm_lab.agent.net import net_util
 from slm_lab.agent.net.base import Dueling, HeadNet
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 
 PIXEL_MAX = 255.0
 CONV_ARGS = ("out_channels", "kernel_size", "stride", "padding", "dilation")
@@ -28,15 +28,8 @@ class Scale(nn.Module):
         return x * self.factor if self.factor != 1.0 else x
 
 
-def conv_layer(in_channels: int, entry: object, path: str) -> nn.Conv2d:
-    if not isinstance(entry, list) or not 2 <= len(entry) <= len(CONV_ARGS):
-        raise SpecError(
-            f"expected [out_channels, kernel, stride, padding, dilation] (2 to 5 integers), "
-            f"got {entry!r}",
-            path,
-        )
-    if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in entry):
-        raise SpecError(f"conv layer arguments must be non-negative integers, got {entry}", path)
+def conv_layer(in_channels: int, entry: list[int], path: str) -> nn.Conv2d:
+    """`entry`: [out_channels, kernel, stride, padding, dilation] (its form validated)."""
     kwargs = dict(zip(CONV_ARGS, entry, strict=False))
     try:
         return nn.Conv2d(in_channels, **kwargs)

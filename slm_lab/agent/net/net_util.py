@@ -8,9 +8,8 @@ from loguru import logger
 from torch import nn
 
 from slm_lab.agent.net.global_optim import GLOBAL_OPTIMIZERS
+from slm_lab.lib.errors import SpecError
 from slm_lab.spec import names
-from slm_lab.spec.errors import SpecError
-from slm_lab.spec.validate import to_float
 
 GAIN_NAMES = ("relu", "tanh", "sigmoid", "selu", "linear", "leaky_relu")
 CLIP_EPS = 1e-6
@@ -87,20 +86,15 @@ def role_name(net_spec: dict, key: str, role: str | None) -> str:
 
 
 def role_key(net_spec: dict, key: str, role: str | None) -> object:
-    return net_spec.get(role_name(net_spec, key, role))
+    return net_spec[role_name(net_spec, key, role)]
 
 
 def make_optim(optim_spec: dict, params, path: str) -> torch.optim.Optimizer:
     name = optim_spec["name"]
     kwargs = {k: v for k, v in optim_spec.items() if k != "name"}
-    cls = GLOBAL_OPTIMIZERS.get(name) or getattr(torch.optim, name, None)
-    if cls is not None and "fused" in inspect.signature(cls).parameters:
+    cls = GLOBAL_OPTIMIZERS.get(name) or getattr(torch.optim, name)  # a name validation knows
+    if "fused" in inspect.signature(cls).parameters:
         kwargs.setdefault("fused", None if "foreach" in kwargs else True)
-    if cls is None:
-        allowed = list(names.OPTIMIZERS)
-        raise SpecError(
-            f"optimizer {name!r} is not available in this version", f"{path}.name", allowed
-        )
     try:
         return cls(params, **kwargs)
     except (TypeError, ValueError) as e:
@@ -131,23 +125,13 @@ def make_lr_scheduler(spec: dict | None, optim, clock, path: str):
         return None
     name = spec["name"]
     kwargs = {k: v for k, v in spec.items() if k != "name"}
-    if name in names.LAB_LR_SCHEDULERS:
-        return frame_decay(name, kwargs, optim, clock, path)
+    if name in names.LAB_LR_SCHEDULERS:  # LinearToZero {frame}, LinearToMin {frame, min_factor}
+        args = {k: kwargs[k] for k in names.LAB_LR_SCHEDULER_ARGS[name] if k in kwargs}
+        return FrameDecay(optim, clock, **args)
     try:
         return getattr(torch.optim.lr_scheduler, name)(optim, **kwargs)
     except (KeyError, TypeError, ValueError) as e:
         raise SpecError(f"{name} refused its arguments: {e!r}", path) from e
-
-
-def frame_decay(name: str, kwargs: dict, optim, clock, path: str) -> FrameDecay:
-    """LinearToZero {frame} or LinearToMin {frame, min_factor}."""
-    frame = to_float(kwargs.get("frame"), f"{path}.frame")
-    min_factor = to_float(kwargs.get("min_factor", 0.0), f"{path}.min_factor")
-    if frame <= 0:
-        raise SpecError(f"{name} needs frame > 0, got {frame:g}", f"{path}.frame")
-    if not 0 <= min_factor <= 1:
-        raise SpecError(f"min_factor must be in [0, 1], got {min_factor:g}", f"{path}.min_factor")
-    return FrameDecay(optim, clock, frame, min_factor)
 
 
 def make_loss(loss_spec: dict, path: str, reduction: str = "none") -> nn.Module:

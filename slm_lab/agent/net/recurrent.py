@@ -5,7 +5,7 @@ from torch import nn
 
 from slm_lab.agent.net import net_util
 from slm_lab.agent.net.base import HeadNet
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 
 SEQ_AXES = 2  # (batch, seq) lead every window
 

@@ -5,11 +5,11 @@ import torcharc
 
 from slm_lab.agent.net import net_util
 from slm_lab.agent.net.base import HeadNet
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 
 
 def arc_of(net_spec: dict, role: str | None) -> dict | str:
-    arc = net_util.role_key(net_spec, "arc", role) or net_spec.get("arc_file")
+    arc = net_util.role_key(net_spec, "arc", role) or net_spec["arc_file"]
     if arc is None:
         raise SpecError(f"TorchArcNet needs arc, {role}_arc or arc_file", "agent.net")
     return arc
