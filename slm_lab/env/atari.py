@@ -11,7 +11,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
 
-from slm_lab.env.registry import check_env_id
+from slm_lab.spec.env_ids import check_env_id
 from slm_lab.spec.schema import ATARI_FIELDS
 
 RENAMED = {"frame_stack": "stack_num", "fire_reset": "use_fire_reset"}
@@ -32,7 +32,7 @@ def make(env_spec: dict, num_envs: int, num_threads: int = 0) -> gym.vector.Vect
     kwargs = {
         RENAMED.get(k, k): env_spec[k] for k in ATARI_FIELDS if k in env_spec and k not in LAB_ONLY
     }
-    if env_spec.get("max_t"):  # agent steps -> emulator frames
+    if env_spec["max_t"]:  # agent steps -> emulator frames
         kwargs["max_num_frames_per_episode"] = env_spec["max_t"] * env_spec["frameskip"]
     return AtariVectorEnv(
         game=rom(env_spec["name"]),

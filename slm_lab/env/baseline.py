@@ -93,10 +93,10 @@ def measure(
     each env of the vector."""
     import numpy as np
 
-    from slm_lab.env.vec_env import Clock, VecEnv
+    from slm_lab.env.vec_env import VecEnv
 
     settings = env_settings(env_name)
-    env = VecEnv(settings, Clock(0, num_envs), num_envs=num_envs).env  # raw rewards, real ends
+    env = VecEnv(settings, num_envs=num_envs).env  # raw rewards, real ends
     per_env = math.ceil(episodes / num_envs)
     returns: list[list[float]] = [[] for _ in range(num_envs)]
     running = np.zeros(num_envs)

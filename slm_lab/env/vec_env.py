@@ -1,14 +1,15 @@
-"""Vectorized Gymnasium envs with a frame clock and episode-return tracking.
+"""Vectorized Gymnasium envs, and the tracker of their episodes' returns.
 
 Autoreset is SAME_STEP: `step` returns the reset observation for finished envs, and the real last
-observation of their episode separately, so no transition ever crosses an episode boundary.
+observation of their episode separately, so no transition ever crosses an episode boundary. It
+also returns the raw rewards and the ends of whole episodes, which the session's ReturnTracker
+scores (the learner may see normalised rewards and Atari life losses instead).
 """
 
 import signal
 from collections import deque
-from dataclasses import dataclass, field
 from functools import cache
-from time import perf_counter
+from typing import NamedTuple
 
 import gymnasium as gym
 import numpy as np
@@ -18,38 +19,15 @@ from loguru import logger
 from slm_lab.env import atari, render
 from slm_lab.env.atari import LifeLoss
 from slm_lab.env.normalize import ObsNorm, RewardNorm
-from slm_lab.env.registry import check_env_id
 from slm_lab.env.snapshot import Restorable, restorable
 from slm_lab.lib.state import Stateful, capture, restore
 from slm_lab.spec import schema
+from slm_lab.spec.env_ids import check_env_id
 
 SAME_STEP = AutoresetMode.SAME_STEP
 RETURN_WINDOW = 100  # episodes averaged into total_reward
-DEFAULT_GAMMA = 0.99  # discount of the reward normaliser's returns when the agent has none
 # env keys the lab reads itself; everything else goes to gymnasium.make
 LAB_KEYS = (*schema.ENV_FIELDS, *schema.ENV_LAB_KEYS)
-
-
-@dataclass
-class Clock:
-    """Frames = vector steps x num_envs; opt_step counts optimizer steps."""
-
-    max_frame: int
-    num_envs: int
-    frame: int = 0
-    opt_step: int = 0
-    start: float = field(default_factory=perf_counter)
-
-    def tick(self) -> None:
-        self.frame += self.num_envs
-
-    @property
-    def wall_t(self) -> float:
-        return perf_counter() - self.start
-
-    @property
-    def done(self) -> bool:
-        return self.frame >= self.max_frame
 
 
 class ReturnTracker(Stateful):
@@ -62,15 +40,17 @@ class ReturnTracker(Stateful):
         self.returns: deque[float] = deque(maxlen=window)
         self.episodes = 0
 
-    def add(self, reward: np.ndarray, done: np.ndarray) -> bool:
-        """Accumulate one vector step; True when some episode ended."""
+    def add(self, reward: np.ndarray, ended: np.ndarray | None) -> None:
+        """Accumulate one vector step (`ended`: the envs whose episode ended, None if none)."""
         self.running += reward
-        ended = bool(done.any())
-        if ended:
-            self.returns.extend(self.running[done].tolist())
-            self.episodes += int(done.sum())
-            self.running[done] = 0.0
-        return ended
+        if ended is not None:
+            self.returns.extend(self.running[ended].tolist())
+            self.episodes += int(ended.sum())
+            self.running[ended] = 0.0
+
+    def restart(self) -> None:
+        """The envs start new episodes: the unfinished ones' returns are dropped."""
+        self.running[:] = 0.0
 
     @property
     def total_reward(self) -> float:
@@ -86,15 +66,9 @@ def gym_kwargs(env_spec: dict) -> dict:
         for k, v in env_spec.items()
         if k not in LAB_KEYS and (accepted is None or k in accepted)
     }
-    if env_spec.get("max_t"):
+    if env_spec["max_t"]:
         kwargs["max_episode_steps"] = env_spec["max_t"]
     return kwargs
-
-
-def obs_window(spec: dict) -> int | None:
-    """The observation window a RecurrentNet reads (its seq_len); None for other nets."""
-    net = spec.get("agent", {}).get("net", {})
-    return net.get("seq_len") if net.get("type") == "RecurrentNet" else None
 
 
 def is_mujoco(name: str) -> bool:
@@ -115,52 +89,58 @@ def route_mujoco_warnings() -> None:
     mujoco.set_mju_user_warning(warn)
 
 
-def vectorization_mode(env_spec: dict) -> str:
-    """The spec's choice (validation fills in the family default when it names none)."""
-    return env_spec.get("vectorization_mode") or schema.default_vectorization(env_spec["name"])
+class Step(NamedTuple):
+    """One vector step, as the learner and the return tracker see it."""
+
+    obs: np.ndarray  # to act on next (the reset observations where an episode ended)
+    reward: np.ndarray  # what the learner sees (normalised or clipped)
+    terminated: np.ndarray  # for learning (an Atari life loss too, with life_loss_info)
+    truncated: np.ndarray
+    next_obs: np.ndarray  # each env's real next observation (the last of an ended episode)
+    score: np.ndarray  # the raw rewards, which returns are scored on
+    ended: np.ndarray | None  # the envs whose episode (whole game) ended; None if none did
 
 
 class VecEnv:
-    """A gymnasium vector env that keeps the frame clock and the returns of finished episodes.
+    """A gymnasium vector env from a validated env spec.
 
     `step` returns what the learner sees (normalised observations; rewards normalised or
-    clipped; `terminated` also on an Atari life loss with `life_loss_info`), while the tracker
-    scores raw rewards over whole games.
+    clipped; `terminated` also on an Atari life loss with `life_loss_info`), and the raw rewards
+    and episode ends a ReturnTracker scores whole games with.
     """
 
     def __init__(
         self,
         env_spec: dict,
-        clock: Clock,
         num_envs: int | None = None,
         render_mode: str | None = None,
         window: int | None = None,
-        gamma: float = DEFAULT_GAMMA,
+        gamma: float | None = None,
         obs_norm: ObsNorm | None = None,
     ) -> None:
         """`window` makes each observation the env's last `window` ones, oldest first,
-        zero-padded at episode start. `obs_norm` shares a training env's observation statistics
-        with an evaluation env, which then only reads them. `render_mode`: "human" shows env 0
-        on screen (every env of an Atari vector, in a grid); "rgb_array" lets `frame` draw env 0."""
+        zero-padded at episode start. `gamma`: the discount of the reward normaliser's returns
+        (needed with `normalize_reward`). `obs_norm` shares a training env's observation
+        statistics with an evaluation env, which then only reads them. `render_mode`: "human"
+        shows env 0 on screen (every env of an Atari vector, in a grid); "rgb_array" lets `frame`
+        draw env 0."""
         self.name = env_spec["name"]
         self.window = window
         self.num_envs = num_envs or env_spec["num_envs"]
-        self.clock = clock
-        self.mode = vectorization_mode(env_spec)
+        self.mode = env_spec["vectorization_mode"]
         self.env = self._build(env_spec, render_mode)
         self.observation_space = self.env.single_observation_space
         self.action_space = self.env.single_action_space
-        self.tracker = ReturnTracker(self.num_envs)
         native = self.mode == "native"
         # frames stacked along axis 0 of an observation (the replay stores each frame once)
         self.frame_stack = env_spec["frame_stack"] if native else 1
         self.life_loss = LifeLoss(self.num_envs) if native and env_spec["life_loss_info"] else None
-        self.clip_reward = env_spec.get("clip_reward")
+        self.clip_reward = env_spec["clip_reward"]
         self.learns_stats = obs_norm is None
         self.obs_norm = obs_norm or self._obs_norm(env_spec)
         self.reward_norm = (
-            RewardNorm(self.num_envs, gamma, self.clip_reward or schema.NORMALIZE_CLIP)
-            if env_spec.get("normalize_reward") and self.learns_stats
+            RewardNorm(self.num_envs, gamma, self.clip_reward)
+            if env_spec["normalize_reward"] and self.learns_stats
             else None
         )
         self.raw_obs = None  # the last raw observations, which Atari frames are drawn from
@@ -181,10 +161,9 @@ class VecEnv:
         return gym.vector.SyncVectorEnv(fns, autoreset_mode=SAME_STEP)
 
     def _obs_norm(self, env_spec: dict) -> ObsNorm | None:
-        if not env_spec.get("normalize_obs"):
+        if not env_spec["normalize_obs"]:
             return None
-        clip = env_spec.get("clip_obs") or schema.NORMALIZE_CLIP
-        return ObsNorm(self.observation_space.shape, clip)
+        return ObsNorm(self.observation_space.shape, env_spec["clip_obs"])
 
     def _maker(self, kwargs: dict, render_mode: str | None):
         name = self.name
@@ -221,24 +200,22 @@ class VecEnv:
             self.life_loss.reset(info)
         return self.observe(obs)
 
-    def step(self, action: np.ndarray):
-        """obs to act on next, reward, terminated, truncated, and each step's real next obs."""
-        obs, reward, terminated, truncated, info = self.env.step(action)
+    def step(self, action: np.ndarray) -> Step:
+        obs, score, terminated, truncated, info = self.env.step(action)
         done = terminated | truncated
-        self.clock.tick()
         self.raw_obs = obs
         if self.screen is not None:
             self.screen.show(render.grid([render.atari_frame(o) for o in obs]))
-        ended = self.tracker.add(reward, done)
-        final = self.final_obs(obs, info, done) if ended else None
+        ended = done if done.any() else None
+        final = None if ended is None else self.final_obs(obs, info, done)
         if self.life_loss is not None:
             terminated = terminated | self.life_loss.step(info, done)
-        reward = self.learning_reward(reward, done)
+        reward = self.learning_reward(score, done)
         obs = self.observe(obs)
         if final is None:  # no episode ended: the next observations are the ones to act on
-            return obs, reward, terminated, truncated, obs
+            return Step(obs, reward, terminated, truncated, obs, score, None)
         next_obs = final if self.obs_norm is None else self.obs_norm(final)
-        return obs, reward, terminated, truncated, next_obs
+        return Step(obs, reward, terminated, truncated, next_obs, score, ended)
 
     def final_obs(self, obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndarray:
         """The real next observations, raw: the finished episodes' last ones where done."""
@@ -283,24 +260,21 @@ class VecEnv:
             norm.load_state_dict(state[key])
 
     def snapshot(self) -> dict:
-        """Everything a resume needs: normalisers, returns so far, the action space's RNG, and
-        each env's mid-episode state where the family allows (see `snapshot.Restorable`)."""
+        """Everything a resume needs of the env: normalisers, the action space's RNG, and each
+        env's mid-episode state where the family allows (see `snapshot.Restorable`)."""
         envs = list(self.env.get_attr("lab_state")) if self.restorable else None
         return {
             "norms": capture(self.state_dict()),
-            "tracker": self.tracker.state_dict(),
             "action_rng": capture(self.env.action_space.np_random),
             "envs": envs,
         }
 
     def restore(self, state: dict) -> bool:
         """Put a snapshot back (after a reset); True when the envs' episodes were restored too,
-        False when they must start anew (then the unfinished episodes' returns are dropped)."""
+        False when they must start anew."""
         self.load_state_dict(restore(None, state["norms"], "env"))
-        self.tracker.load_state_dict(state["tracker"])
         restore(self.env.action_space.np_random, state["action_rng"])
         if state["envs"] is None or not self.restorable:
-            self.tracker.running[:] = 0.0
             return False
         if len(state["envs"]) != self.num_envs:
             raise ValueError(f"{len(state['envs'])} envs in the checkpoint, {self.num_envs} here")
