@@ -1,5 +1,1 @@
-"""Sessions, trials and (later) searches."""
-
-
-class SessionsFailed(RuntimeError):
-    """Some sessions crashed; the trial's metrics were still written from the others."""
+"""Runs: the loop, sessions, trials, searches, and the metrics and graphs of their folders."""

@@ -8,8 +8,6 @@ strength_i = total_reward_i - random-policy mean return; rows before the first f
 
 import json
 import math
-import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +17,17 @@ from loguru import logger
 
 from slm_lab.env.baseline import random_return
 from slm_lab.lib import viz
-from slm_lab.lib.util import RUN_STAMP, is_run, write_atomic, write_json
-from slm_lab.spec.errors import SpecError
-from slm_lab.spec.validate import flatten_search
+from slm_lab.lib.errors import UsageError
+from slm_lab.lib.run_paths import (
+    RunPaths,
+    experiment_graph,
+    experiment_table,
+    run_spec_file,
+    trials,
+)
+from slm_lab.lib.util import write_atomic, write_json
+from slm_lab.spec import registry
+from slm_lab.spec.space import searched_keys
 
 SESSION_KEYS = (
     "frame",
@@ -35,6 +41,8 @@ SESSION_KEYS = (
 )
 TRIAL_KEYS = (*SESSION_KEYS, "consistency")
 SCI_KEYS = ("frame", "sample_efficiency", "training_efficiency")
+METRIC = "total_reward_ma"  # the score: of a trial, and what a search compares trials on
+TIME_ATTR = "frame"  # the clock a search's scheduler stops trials by
 
 
 def ratio(num: float, den: float) -> float:
@@ -122,83 +130,14 @@ def fmt_metrics(metrics: dict[str, float]) -> str:
     return " | ".join(f"{k}:{fmt(k, metrics[k])}" for k in TRIAL_KEYS if k in metrics)
 
 
-# run folders
-
-TRIAL_SPEC = re.compile(r"_t(\d+)_spec\.json$")
-BEST_SPEC = "_best_spec.json"  # a search's best trial spec, ready to run
-SESSION_TABLE = re.compile(r"_s(\d+)_session_df_train\.csv$")
 LOG_SAMPLERS = ("loguniform", "qloguniform")
-ALGO_LABELS = {
-    "ActorCritic": "A2C",
-    "SoftActorCritic": "SAC",
-    "DoubleDQN": "DDQN",
-    "VanillaDQN": "DQN",
-    "Reinforce": "REINFORCE",
-    "PPOSIL": "PPO+SIL",
-    "SIL": "A2C+SIL",
-}
-SCORE_AXIS = "return MA (mean of the last 100 checkpoints)"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RunPaths:
-    """The files of one trial in a run folder (SPEC.md layout)."""
-
-    run_dir: Path
-    name: str
-    trial: int = 0
-
-    def prefix(self, session: int | None = None) -> str:
-        base = f"{self.name}_t{self.trial}"
-        return base if session is None else f"{base}_s{session}"
-
-    @property
-    def info_dir(self) -> Path:
-        return self.run_dir / "info"
-
-    @property
-    def model_dir(self) -> Path:
-        return self.run_dir / "model"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.run_dir / "log"
-
-    @property
-    def graph_dir(self) -> Path:
-        return self.run_dir / "graph"
-
-    @property
-    def spec_file(self) -> Path:
-        return self.run_dir / f"{self.prefix()}_spec.json"
-
-    @property
-    def trial_metrics_file(self) -> Path:
-        return self.run_dir / f"{self.prefix()}_trial_metrics_scalar.json"
-
-    def table(self, session: int, kind: str = "eval") -> Path:
-        return self.info_dir / f"{self.prefix(session)}_session_df_{kind}.csv"
-
-    def metrics_file(self, session: int) -> Path:
-        return self.info_dir / f"{self.prefix(session)}_session_metrics_scalar.json"
-
-    def session_graph(self, session: int, ext: str) -> Path:
-        return self.graph_dir / f"{self.prefix(session)}_session_graph.{ext}"
-
-    def trial_graph(self, ext: str) -> Path:
-        return self.graph_dir / f"{self.prefix()}_trial_graph.{ext}"
-
-    def sessions(self) -> list[int]:
-        """The sessions that have a table on disk."""
-        found = (SESSION_TABLE.search(p.name) for p in self.info_dir.glob(f"{self.prefix()}_s*"))
-        return sorted(int(m.group(1)) for m in found if m)
 
 
 def read_json(path: Path, key: str = "RUN_DIR") -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as e:
-        raise SpecError(f"cannot read {path}: {e}", key) from None
+        raise UsageError(f"cannot read {path}: {e}", key) from None
 
 
 def finished(paths: RunPaths, session: int, max_frame: int) -> bool:
@@ -210,8 +149,7 @@ def finished(paths: RunPaths, session: int, max_frame: int) -> bool:
 
 def algo_label(spec: dict) -> str:
     """A short algorithm name for legends: A2C, A3C, SAC, DDQN+PER, ..."""
-    name = spec["agent"]["algorithm"]["name"]
-    label = ALGO_LABELS.get(name, name)
+    label = registry.label(spec["agent"]["algorithm"]["name"])
     if label == "A2C" and spec["meta"].get("distributed"):
         label = "A3C"
     if spec["agent"].get("memory", {}).get("name") == "PrioritizedReplay":
@@ -272,35 +210,12 @@ def report_trial(paths: RunPaths, spec: dict, sessions: list[int]) -> dict:
 def read_run(run_dir: Path, key: str = "RUN_DIR") -> tuple[str, dict]:
     """The spec name and saved spec of a run folder (errors name the CLI argument `key`)."""
     if not run_dir.is_dir():
-        raise SpecError(f"no run folder {run_dir}", key)
+        raise UsageError(f"no run folder {run_dir}", key)
     spec_file = run_spec_file(run_dir)
     if spec_file is None:
         problem = f"{run_dir} is not a run folder: it holds no single <name>_spec.json"
-        raise SpecError(problem, key)
+        raise UsageError(problem, key)
     return spec_file.name.removesuffix("_spec.json"), read_json(spec_file, key)
-
-
-def run_spec_file(run_dir: Path) -> Path | None:
-    """`<name>_spec.json`, <name> read from the folder's `<name>_<time>` name; for a renamed
-    folder, the one spec file that is neither a trial's nor a search's best spec."""
-    stamp = RUN_STAMP.search(run_dir.name)
-    if stamp is not None and (run_dir / f"{run_dir.name[: stamp.start()]}_spec.json").is_file():
-        return run_dir / f"{run_dir.name[: stamp.start()]}_spec.json"
-    specs = [p for p in run_dir.glob("*_spec.json") if not TRIAL_SPEC.search(p.name)]
-    names = {p.name for p in specs}
-    specs = [
-        p
-        for p in specs
-        if not (
-            p.name.endswith(BEST_SPEC) and f"{p.name.removesuffix(BEST_SPEC)}_spec.json" in names
-        )
-    ]
-    return specs[0] if len(specs) == 1 else None
-
-
-def trials(run_dir: Path, name: str) -> list[int]:
-    found = (TRIAL_SPEC.search(p.name) for p in run_dir.glob(f"{name}_t*_spec.json"))
-    return sorted(int(m.group(1)) for m in found if m)
 
 
 def analyze(run_dir: Path) -> list[dict]:
@@ -325,21 +240,6 @@ def analyze(run_dir: Path) -> list[dict]:
 
 
 # experiments: one row per trial
-
-
-def search_entries(spec: dict) -> dict[str, tuple[str, list]]:
-    """Dotted spec path -> (sampler, arguments), from the spec's search block."""
-    flat = flatten_search(spec.get("search") or {})
-    entries = {}
-    for key, args in flat.items():
-        path, sampler = key.rsplit("__", 1)
-        entries[path] = (sampler, args)
-    return entries
-
-
-def searched_keys(spec: dict) -> dict[str, str]:
-    """Dotted spec path -> sampler."""
-    return {path: sampler for path, (sampler, _) in search_entries(spec).items()}
 
 
 def experiment_columns(keys: list[str]) -> list[str]:
@@ -388,116 +288,12 @@ def write_experiment(run_dir: Path, name: str, spec: dict) -> pd.DataFrame:
     """`<name>_experiment_df.csv` and the experiment graph (each searched value against the
     score, colored by strength)."""
     df = experiment_df(run_dir, name, spec)
-    write_atomic(run_dir / f"{name}_experiment_df.csv", df.to_csv(index=False))
+    write_atomic(experiment_table(run_dir, name), df.to_csv(index=False))
     keys = searched_keys(spec)
     log_keys = {k for k, sampler in keys.items() if sampler in LOG_SAMPLERS}
     title = f"{name} | {spec['env']['name']} | {algo_label(spec)} | {len(df)} trials"
     fig = viz.experiment_figure(df, list(keys), log_keys, title)
-    stem = run_dir / "graph" / f"{name}_experiment_graph"
+    stem = experiment_graph(run_dir, name)
     viz.write_html(fig, stem.with_suffix(".html"))
     viz.write_pngs({stem.with_suffix(".png"): fig})
     return df
-
-
-# comparisons of runs and the list of local runs
-
-
-def best_trial(run_dir: Path, name: str) -> int:
-    """Trial 0 of a train run; the trial with the highest total_reward_ma of a search."""
-    scores = {}
-    for t in trials(run_dir, name):
-        path = RunPaths(run_dir=run_dir, name=name, trial=t).trial_metrics_file
-        if path.exists():
-            scores[t] = read_json(path).get("total_reward_ma", -math.inf)
-    scores = {t: s for t, s in scores.items() if not math.isnan(s)}
-    return max(scores, key=scores.get) if scores else 0
-
-
-def score_curves(run_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
-    """A run's spec, frames, and total_reward_ma per checkpoint (rows) and session (columns):
-    its finished sessions, or all of them when none finished."""
-    name, spec = read_run(run_dir, "-f")
-    paths = RunPaths(run_dir=run_dir, name=name, trial=best_trial(run_dir, name))
-    sessions = paths.sessions()
-    if not sessions:
-        raise SpecError(f"{run_dir} holds no session table yet", "-f")
-    done = [i for i in sessions if finished(paths, i, spec["env"]["max_frame"])]
-    sessions = done or sessions  # a run cut short by crashed sessions shows the whole curves
-    dfs = common_rows([read_table(paths.table(i)) for i in sessions])
-    table = np.column_stack([df["total_reward_ma"].to_numpy(dtype=float) for df in dfs])
-    return spec, dfs[0]["frame"].to_numpy(), table
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "plot"
-
-
-def plot(dirs: list[Path], title: str | None, legends: list[str] | None, out: Path) -> Path:
-    """One graph of several runs' scores (mean ± std over sessions), one color per algorithm
-    (legends only rename). Returns the HTML path (the PNG is beside it when a Chrome is found)."""
-    if legends and len(legends) != len(dirs):
-        raise SpecError(f"{len(legends)} legends for {len(dirs)} folders", "-l")
-    runs = [score_curves(d) for d in dirs]
-    algos = [algo_label(spec) for spec, _, _ in runs]
-    labels = legends or unique(algos, dirs)
-    envs = list(dict.fromkeys(spec["env"]["name"] for spec, _, _ in runs))
-    title = title or " / ".join(envs)
-    curves = [
-        viz.Curve(label, algo, frames, table)
-        for label, algo, (_, frames, table) in zip(labels, algos, runs, strict=True)
-    ]
-    fig = viz.compare_figure(curves, title, SCORE_AXIS)
-    stem = out / slug(title)
-    viz.write_html(fig, stem.with_suffix(".html"))
-    viz.write_pngs({stem.with_suffix(".png"): fig})
-    return stem.with_suffix(".html")
-
-
-def unique(labels: list[str], dirs: list[Path]) -> list[str]:
-    """Labels named twice get their run folder's spec name added."""
-    counts = {label: labels.count(label) for label in labels}
-    return [
-        label if counts[label] == 1 else f"{label} ({read_run(d)[0]})"
-        for label, d in zip(labels, dirs, strict=True)
-    ]
-
-
-def run_summary(run_dir: Path) -> dict:
-    """One line of `plot-list`: trials, sessions finished, frames, score, status."""
-    name, spec = read_run(run_dir)
-    max_frame, n = spec["env"]["max_frame"], spec["meta"]["max_session"]
-    ts = trials(run_dir, name) or [0]
-    done, frame, scores = 0, 0, []
-    for t in ts:
-        paths = RunPaths(run_dir=run_dir, name=name, trial=t)
-        done += sum(finished(paths, i, max_frame) for i in paths.sessions())
-        tables = [read_table(paths.table(i)) for i in paths.sessions()]
-        frame = max([frame, *(int(df["frame"].iloc[-1]) for df in tables if len(df))])
-        if paths.trial_metrics_file.exists():
-            scores.append(read_json(paths.trial_metrics_file).get("total_reward_ma"))
-    total = n * len(ts)
-    status = "finished" if done == total else ("unfinished" if frame else "empty")
-    score = max((s for s in scores if s is not None and not math.isnan(s)), default=math.nan)
-    return {
-        "run": run_dir.name,
-        "trials": len(ts),
-        "sessions": f"{done}/{total}",
-        "frames": f"{frame:,}/{max_frame:,}",
-        "total_reward_ma": score,
-        "status": status,
-    }
-
-
-def list_runs(root: Path) -> list[dict]:
-    """Every run folder under root (enjoy folders left out), oldest first."""
-    if not root.is_dir():
-        return []
-    folders = [p for p in root.iterdir() if p.is_dir() and is_run(p.name, None)]
-    folders.sort(key=lambda p: (RUN_STAMP.search(p.name).group(), p.name))
-    summaries = []
-    for folder in folders:
-        try:
-            summaries.append(run_summary(folder))
-        except SpecError as e:
-            logger.warning(str(e))
-    return summaries

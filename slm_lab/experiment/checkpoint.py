@@ -2,11 +2,12 @@
 
 Everything goes through `save` (temp file + rename, so a file is whole or absent) and `load`
 (`torch.load(weights_only=True)`: tensors and builtins only, never code), whose errors name the
-file. A session's resume checkpoint, `model/<name>_t<i>_s<j>_resume.pt`, holds:
+file. A session's checkpoint (the resume file), `model/<name>_t<i>_s<j>_resume.pt`, holds:
 format, frame/opt_step/wall_t, algorithm (nets, optimizers, LR schedulers, step counters,
 temperature, target nets), memory (the replay, when `meta.checkpoint_replay` allows), env
 (normalisers, returns so far, mid-episode env state where restorable), obs (what the agent acts
 on next), rng (python, numpy, torch, cuda) and session (best score and weights, counters).
+The periodic table rows are log rows (records.py), not checkpoints.
 """
 
 import os
@@ -19,22 +20,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from slm_lab.lib.errors import CheckpointError
 from slm_lab.lib.state import capture, restore
 from slm_lab.lib.util import GIB
 from slm_lab.spec import schema
-from slm_lab.spec.errors import SpecError
 
-FORMAT = 1  # version of the resume checkpoint's layout
-RESUME = "resume"  # file name part of a session's resume checkpoint
+FORMAT = 1  # version of the checkpoint's layout
 UNSAFE = re.compile(r"Unsupported global: GLOBAL (\S+)")
 KEYS = ("format", "frame", "opt_step", "wall_t", "algorithm", "memory", "env", "obs", "rng")
-
-
-class CheckpointError(SpecError):
-    """A checkpoint that cannot be read or does not fit the run (exit code 2, one line)."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"checkpoint {path}: {problem}", "MODE")
 
 
 def save(obj: object, path: Path) -> None:
@@ -64,7 +57,7 @@ def load(path: Path, mmap: bool = False) -> dict:
 
 
 def check(state: object, path: Path) -> dict:
-    """The keys a resume checkpoint must have, at the format this lab writes."""
+    """The keys a checkpoint must have, at the format this lab writes."""
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(path, f"not a resume checkpoint of format {FORMAT}")
     missing = [k for k in KEYS if k not in state]
@@ -108,7 +101,7 @@ def keeps_replay(memory, meta: dict) -> bool:
     if memory is None:
         return False
     size = getattr(memory, "stored_bytes", 0)
-    switch = meta.get("checkpoint_replay")
+    switch = meta["checkpoint_replay"]
     if switch is None:
         return size < schema.REPLAY_CHECKPOINT_GIB * GIB
     return bool(switch) or not size

@@ -9,19 +9,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import pydash
 from loguru import logger
 
-from slm_lab.experiment import SessionsFailed, analysis, control, interrupt
+from slm_lab.experiment import analysis, interrupt, run
+from slm_lab.experiment.analysis import METRIC, TIME_ATTR
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.errors import SessionsFailed
+from slm_lab.lib.run_paths import RunPaths, best_spec_file, search_interrupted
 from slm_lab.lib.util import cpu_count, write_json
 from slm_lab.spec import schema
 from slm_lab.spec.space import samplers
 
-METRIC = "total_reward_ma"
-TIME_ATTR = "frame"
-INTERRUPTED = "interrupted"  # file in <run>/ray while the search stops on Ctrl-C or SIGTERM
 OPTUNA = {"uniform", "loguniform", "quniform", "qloguniform", "randint", "qrandint", "choice"}
 SCALARS = (bool, int, float, str, type(None))
 
@@ -45,19 +44,10 @@ def use_optuna(found: dict[str, tuple[str, list]]) -> bool:
     )
 
 
-def trial_spec(spec: dict, config: dict) -> dict:
-    """The experiment's spec with one trial's sampled values, without the search block."""
-    out = copy.deepcopy(spec)
-    for path, value in config.items():
-        pydash.set_(out, path, value)
-    out.pop("search", None)
-    return out
-
-
 def scheduler(meta: dict, max_frame: int):
     from ray.tune.schedulers import ASHAScheduler
 
-    args = meta.get("search_scheduler")
+    args = meta["search_scheduler"]
     if not args:
         return None
     # a trial reaching max_t is stopped at that report: past max_frame, a full trial finishes
@@ -106,11 +96,11 @@ def search(
     """Run the search into data/<name>_<time>/; returns the folder and the best trial's metrics.
     `keep`: only the best `keep` trials keep their model files."""
     found = samplers(spec)
-    control.preflight(spec)
-    spec, ctx = control.open_run(spec, spec_file, "search", False, log_level, data_root)
-    name, meta, run_dir = spec["name"], spec["meta"], ctx.run_dir
-    lab_logger.setup(log_level, ctx.log_dir / f"{name}.log")  # trials log to <name>_t<i>.log
-    write_json(run_dir / f"{name}_spec.json", spec)
+    run.preflight(spec)
+    spec, ctx = run.open_run(spec, spec_file, "search", False, log_level, data_root)
+    name, meta, run_dir = spec["name"], spec["meta"], ctx.paths.run_dir
+    lab_logger.setup(log_level, ctx.paths.log_dir / f"{name}.log")  # trials: <name>_t<i>.log
+    write_json(ctx.paths.run_spec_file, spec)
     logger.info(f"Searching {name}: {len(found)} keys, {meta['max_trial']} samples: {run_dir}")
     fit(spec, found, run_dir, log_level, address)
     return run_dir, finish(spec, run_dir, keep)
@@ -126,14 +116,15 @@ def resume(
 ) -> tuple[Path, dict]:
     """search@DIR: Tune restores the search; trials it had not ended run again at their own
     index, their unfinished sessions resuming from their checkpoints."""
-    saved = control.read_saved_spec(run_dir, spec["name"])
-    spec = control.resumed_spec(spec, saved, force)
+    saved = run.read_saved_spec(run_dir, spec["name"])
+    spec = run.resumed_spec(spec, saved, force)
     found = samplers(spec)
-    control.preflight(spec)
-    lab_logger.setup(log_level, run_dir / "log" / f"{spec['name']}.log")
+    run.preflight(spec)
+    paths = RunPaths(run_dir=run_dir, name=spec["name"])
+    lab_logger.setup(log_level, paths.log_dir / f"{spec['name']}.log")
     if spec != saved:
-        write_json(run_dir / f"{spec['name']}_spec.json", spec)
-    (run_dir / "ray" / INTERRUPTED).unlink(missing_ok=True)
+        write_json(paths.run_spec_file, spec)
+    search_interrupted(run_dir).unlink(missing_ok=True)
     logger.info(f"Resuming the search {spec['name']}: {run_dir}")
     fit(spec, found, run_dir, log_level, address)
     return run_dir, finish(spec, run_dir, keep)
@@ -161,16 +152,16 @@ def tuner(spec: dict, found: dict, run_dir: Path, log_level: str):
     from ray import tune
     from ray.tune.logger import CSVLoggerCallback, JsonLoggerCallback
 
-    from slm_lab.experiment.tune_trial import LabTrial
+    from slm_lab.experiment.tune_trial import LabTrial  # after start_ray: it imports Ray
 
     meta = spec["meta"]
     res = meta["search_resources"]
-    cpus = max(1, int(res.get("cpu", 1)))
+    cpus = max(1, int(res["cpu"]))
     trainable = tune.with_resources(
         tune.with_parameters(
             LabTrial, spec=spec, run_dir=run_dir.resolve(), log_level=log_level, cpus=cpus
         ),
-        {"cpu": cpus, "gpu": res.get("gpu", 0)},
+        {"cpu": cpus, "gpu": res["gpu"]},
     )
     space = {path: domain(*args) for path, args in found.items()}
     storage = (run_dir / "ray" / "tune").resolve()
@@ -210,8 +201,8 @@ def stopping(run_dir: Path) -> Iterator[list[int]]:
         if received:
             return
         received.append(signum)
-        (run_dir / "ray").mkdir(exist_ok=True)
-        (run_dir / "ray" / INTERRUPTED).touch()
+        search_interrupted(run_dir).parent.mkdir(exist_ok=True)
+        search_interrupted(run_dir).touch()
         logger.warning(
             f"{signal.Signals(signum).name}: stopping the search; running trials save their "
             "sessions"
@@ -239,8 +230,8 @@ def finish(spec: dict, run_dir: Path, keep: int | None) -> dict:
     if keep is not None:
         prune_models(run_dir, name, df["trial"].tolist(), set(ranked[:keep]))
     best = int(ranked[0])
-    paths = analysis.RunPaths(run_dir=run_dir, name=name, trial=best)
-    best_file = run_dir / f"{name}{analysis.BEST_SPEC}"
+    paths = RunPaths(run_dir=run_dir, name=name, trial=best)
+    best_file = best_spec_file(run_dir, name)
     write_best_spec(analysis.read_json(paths.spec_file), best_file)
     metrics = analysis.read_json(paths.trial_metrics_file)
     logger.info(f"experiment: {len(df)} trials; best t{best} {analysis.fmt_metrics(metrics)}")

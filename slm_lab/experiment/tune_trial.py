@@ -13,11 +13,15 @@ from pathlib import Path
 from loguru import logger
 from ray import tune
 
-from slm_lab.experiment import analysis, control, interrupt
+from slm_lab.experiment import analysis, interrupt
+from slm_lab.experiment.analysis import METRIC, TIME_ATTR
+from slm_lab.experiment.context import RunContext, context
 from slm_lab.experiment.interrupt import Interrupted
-from slm_lab.experiment.search import INTERRUPTED, METRIC, TIME_ATTR, trial_spec
+from slm_lab.experiment.trial import Trial
 from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.run_paths import search_interrupted
 from slm_lab.lib.util import write_json
+from slm_lab.spec.space import trial_spec
 
 CLAIM_LIMIT = 100_000  # trials one experiment folder numbers
 
@@ -26,12 +30,12 @@ class Reporter:
     """Hands `sink` the mean total_reward_ma over a trial's sessions at each frame that every
     session has reached (rows before the first episode, NaN, are not reported)."""
 
-    def __init__(self, ctx: control.RunContext, sessions: int, sink) -> None:
-        self.ctx, self.sessions, self.sink, self.frame = ctx, sessions, sink, 0
+    def __init__(self, ctx: RunContext, sessions: int, sink) -> None:
+        self.paths, self.sessions, self.sink, self.frame = ctx.paths, sessions, sink, 0
         self.seen: list[tuple] = []  # the tables' identities at the last read
 
     def __call__(self) -> None:
-        paths = [self.ctx.table(i) for i in range(self.sessions)]
+        paths = [self.paths.table(i) for i in range(self.sessions)]
         if not all(p.exists() for p in paths):
             return
         stats = [p.stat() for p in paths]  # tables are replaced whole: a new inode per write
@@ -69,7 +73,7 @@ def claim_index(run_dir: Path, trial_id: str) -> tuple[int, bool]:
 
 
 def interrupted(run_dir: Path) -> bool:
-    return (run_dir / "ray" / INTERRUPTED).exists()
+    return search_interrupted(run_dir).exists()
 
 
 class LabTrial(tune.Trainable):
@@ -81,14 +85,14 @@ class LabTrial(tune.Trainable):
         self.spec = trial_spec(spec, config)
         self.run_dir = run_dir
         index, restored = claim_index(run_dir, self.trial_id)
-        self.ctx = control.context(
+        self.ctx = context(
             self.spec, run_dir, "train", False, log_level, trial=index, cpus=cpus, resume=restored
         )
-        lab_logger.setup(log_level, self.ctx.log_dir / f"{self.ctx.prefix()}.log")
+        lab_logger.setup(log_level, self.ctx.paths.log_file())
         if restored:
             logger.info(f"trial {index} restored by Tune: its sessions resume")
         else:
-            write_json(self.ctx.spec_file, self.spec)
+            write_json(self.ctx.paths.spec_file, self.spec)
         self.results: queue.Queue = queue.Queue()
         self.last = {METRIC: math.nan, TIME_ATTR: 0}
         self.reporter = Reporter(self.ctx, self.spec["meta"]["max_session"], self.results.put)
@@ -97,7 +101,7 @@ class LabTrial(tune.Trainable):
 
     def work(self) -> None:
         try:
-            control.Trial(self.spec, self.ctx, self.reporter).run()
+            Trial(self.spec, self.ctx, self.reporter).run()
         except Interrupted:
             self.stopped(self.reporter.frame)
         except BaseException as e:  # handed to Tune through step: the trial errors
@@ -108,14 +112,14 @@ class LabTrial(tune.Trainable):
     def stopped(self, frame: int) -> None:
         """Stopped by the scheduler: trial metrics of the frames reached. Stopped because the
         search was interrupted: nothing more, the sessions' checkpoints resume it."""
+        paths = self.ctx.paths
         if interrupted(self.run_dir):
-            logger.info(f"trial {self.ctx.trial} stopped with the search at frame {frame}")
+            logger.info(f"trial {paths.trial} stopped with the search at frame {frame}")
             return
-        ctx = self.ctx
-        sessions = [i for i in ctx.sessions() if len(analysis.read_table(ctx.table(i)))]
+        sessions = [i for i in paths.sessions() if len(analysis.read_table(paths.table(i)))]
         if sessions:
-            analysis.write_trial_metrics(ctx, self.spec, sessions)
-        logger.info(f"trial {ctx.trial} stopped early by the scheduler at frame {frame}")
+            analysis.write_trial_metrics(paths, self.spec, sessions)
+        logger.info(f"trial {paths.trial} stopped early by the scheduler at frame {frame}")
 
     def step(self) -> dict:
         item = self.results.get()

@@ -1,0 +1,117 @@
+"""A session's records: its tables (the columns below, one row per log row, and per evaluation)
+and its TensorBoard scalars."""
+
+import csv
+import io
+import math
+from pathlib import Path
+
+from slm_lab.lib.errors import CheckpointError
+from slm_lab.lib.util import write_atomic
+
+COLUMNS = (
+    "frame",
+    "wall_t",
+    "opt_step",
+    "epi",
+    "fps",
+    "total_reward",
+    "total_reward_ma",
+    "loss",
+    "lr",
+    "entropy",
+    "clip_eps",
+    "explore_var",
+)
+STATS = ("loss", "entropy", "clip_eps", "explore_var")  # the algorithm's report, NaN if absent
+MA_WINDOW = 100  # rows averaged into total_reward_ma
+TB_TAGS = {  # TensorBoard scalar per table column
+    "total_reward": "return",
+    "total_reward_ma": "return_ma",
+    "loss": "loss",
+    "entropy": "entropy",
+    "lr": "lr",
+    "fps": "fps",
+    "explore_var": "explore_var",
+}
+TB_FLUSH_S = 30  # TensorBoard's writer thread flushes this often (and at every checkpoint)
+
+
+def make_row(
+    clock, opt_step: int, last: dict, total_reward: float, episodes: int, stats: dict, lr: float
+) -> dict:
+    """A table row, all columns but total_reward_ma (the table adds it). `last`: frame and
+    wall_t of the previous row, for frames/s."""
+    frame, wall_t = clock.frame, clock.wall_t
+    elapsed = wall_t - last["wall_t"]
+    nan = float("nan")
+    return {
+        "frame": frame,
+        "wall_t": round(wall_t, 3),
+        "opt_step": opt_step,
+        "epi": episodes,
+        "fps": round((frame - last["frame"]) / elapsed, 1) if elapsed > 0 else nan,
+        "total_reward": total_reward,
+        "lr": stats.get("lr", lr),
+        **{key: stats.get(key, nan) for key in STATS},
+    }
+
+
+class Table:
+    """A session table, rewritten whole and atomically at every row (a reader, or a crash, never
+    sees half a line). On resume it starts from the rows up to the checkpoint's frame."""
+
+    def __init__(self, path: Path, upto: int | None = None) -> None:
+        self.path = path
+        self.lines = self.read(upto) if upto is not None else []
+        self.rewards = [float(line[COLUMNS.index("total_reward")]) for line in self.lines]
+        self.write()  # a run stopped before its first row still has a readable table
+
+    def read(self, upto: int) -> list[list[str]]:
+        """The saved lines with frame <= upto (later ones are redone by the resumed session)."""
+        if not self.path.exists():
+            return []
+        with self.path.open(newline="") as f:
+            rows = list(csv.reader(f))
+        if not rows or tuple(rows[0]) != COLUMNS:
+            raise CheckpointError(self.path, "the session table has other columns")
+        return [line for line in rows[1:] if line and int(line[0]) <= upto]
+
+    def moving_average(self) -> float:
+        window = [r for r in self.rewards[-MA_WINDOW:] if not math.isnan(r)]
+        return sum(window) / len(window) if window else float("nan")
+
+    def append(self, row: dict) -> dict:
+        """Fill total_reward_ma from this table's history, write the table, return the row."""
+        self.rewards.append(row["total_reward"])
+        row = {**row, "total_reward_ma": self.moving_average()}
+        self.lines.append([str(row[c]) for c in COLUMNS])
+        self.write()
+        return row
+
+    def write(self) -> None:
+        out = io.StringIO()
+        csv.writer(out).writerows([COLUMNS, *self.lines])
+        write_atomic(self.path, out.getvalue())
+
+
+class Scalars:
+    """The table columns of TB_TAGS as TensorBoard scalars under `log_dir`; a resumed session
+    purges the steps after `purge` that the first run had already logged."""
+
+    def __init__(self, log_dir: Path, purge: int | None) -> None:
+        from torch.utils.tensorboard import SummaryWriter
+
+        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge, flush_secs=TB_FLUSH_S)
+
+    def add(self, row: dict, group: str = "") -> None:
+        for col, tag in TB_TAGS.items():
+            value = row[col]
+            if math.isfinite(value):
+                self.writer.add_scalar(f"{group}{tag}", value, row["frame"])
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
