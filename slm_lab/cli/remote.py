@@ -17,13 +17,20 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from loguru import logger
 
 from slm_lab import ROOT
+from slm_lab.cli.app import DATA_DIR, SETS_HELP, app, fail
+from slm_lab.experiment.compare import card
 from slm_lab.lib import hf
+from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.errors import LabError, UsageError
 from slm_lab.lib.util import write_json
-from slm_lab.spec.errors import SpecError
+from slm_lab.spec import load_spec
+from slm_lab.spec.space import samplers
 
 CONFIG_DIR = ROOT.parent / ".dstack"
 REMOTE_FILE = "remote.json"  # in the run folder: the dstack run it belongs to
@@ -51,7 +58,7 @@ def run_name(spec_name: str, mode: str) -> str:
 
 def check_name(name: str) -> str:
     if not re.fullmatch(rf"[a-z][a-z0-9-]{{0,{NAME_LEN - 1}}}", name):
-        raise SpecError(
+        raise UsageError(
             f"{name!r} is not a dstack run name: lowercase letters, digits and hyphens, "
             f"starting with a letter, at most {NAME_LEN}",
             "-n",
@@ -65,7 +72,7 @@ def repo_path(spec_file: Path) -> str:
     try:
         return str(spec_file.resolve().relative_to(root))
     except ValueError:
-        raise SpecError(
+        raise UsageError(
             f"{spec_file} is outside the repository {root}: the remote machine gets the "
             "repository only, so put the spec file inside it",
             "SPEC_FILE",
@@ -75,7 +82,7 @@ def repo_path(spec_file: Path) -> str:
 def dstack_command() -> str:
     found = shutil.which("dstack")
     if found is None:
-        raise SpecError(
+        raise UsageError(
             f"run-remote needs the dstack CLI: install it with `{DSTACK_INSTALL}`, then add "
             "your project (`dstack project add ...`, see docs/USER_GUIDE.md)",
             "dstack",
@@ -89,7 +96,7 @@ def submit(
     """`dstack apply` of the task file for gpu and mode, detached; returns its argv and the
     variables passed. The spec is already validated."""
     if mode not in REMOTE_MODES:
-        raise SpecError(f"run-remote runs {' or '.join(REMOTE_MODES)}, not {mode!r}", "MODE")
+        raise UsageError(f"run-remote runs {' or '.join(REMOTE_MODES)}, not {mode!r}", "MODE")
     repo, _ = hf.check_push(None)  # the remote run sends its results there
     name = check_name(name) if name else run_name(spec_name, mode)
     env = {
@@ -178,6 +185,56 @@ def upload(run_dir: Path, key: str, env: dict[str, str]) -> None:
     """A push with the resume state; a failed one is logged and tried again at the next."""
     mark(run_dir, key, env)
     try:
-        hf.push(run_dir, None, resume=True)
+        hf.push(run_dir, None, card, resume=True)
     except hf.HubError as e:
         logger.warning(f"upload of {run_dir} failed, the next one will try again: {e}")
+
+
+@app.command("run-remote")
+def run_remote(
+    spec_file: Annotated[str, typer.Argument(help="Spec file inside this repository.")],
+    spec_name: Annotated[str, typer.Argument(help="Spec name inside the file.")],
+    mode: Annotated[str, typer.Argument(help="train or search.")] = "train",
+    sets: Annotated[list[str] | None, typer.Option("--set", "-s", help=SETS_HELP)] = None,
+    gpu: Annotated[bool, typer.Option("--gpu", help="A GPU machine (default: CPU).")] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="dstack run name (default: from the spec).")
+    ] = None,
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+) -> None:
+    """Train or search on a cloud machine through dstack; the run folder comes back to HF_REPO
+    (`slm-lab pull SPEC_NAME`). The spec is checked here first."""
+    lab_logger.setup()
+    try:
+        loaded = load_spec(spec_file, spec_name, sets, strict=strict)
+        for warning in loaded.warnings:
+            logger.warning(f"{loaded.file} [{spec_name}] {warning}")
+        if mode == "search":
+            try:
+                samplers(loaded.spec)
+            except LabError as e:
+                raise e.locate(str(loaded.file), spec_name) from None
+        argv, _ = submit(loaded.file, spec_name, mode, sets or [], gpu, name)
+    except LabError as e:
+        raise fail(str(e)) from None
+    except RemoteError as e:
+        raise fail(str(e), 1) from None
+    run = argv[argv.index("-n") + 1]
+    typer.echo(
+        f"submitted {run}: `dstack logs {run}` follows it; when it ends, "
+        f"`slm-lab pull {loaded.name}` brings its run folder here"
+    )
+
+
+@app.command("remote-job", hidden=True)
+def remote_job() -> None:
+    """On the remote machine (the .dstack task files run it): the lab with periodic uploads."""
+    lab_logger.setup()
+    every = float(os.environ.get("UPLOAD_EVERY_S", UPLOAD_EVERY_S))
+    try:
+        code = job(DATA_DIR, dict(os.environ), every)
+    except LabError as e:
+        raise fail(str(e)) from None
+    except hf.HubError as e:
+        raise fail(str(e), 1) from None
+    raise typer.Exit(code)

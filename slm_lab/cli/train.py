@@ -1,0 +1,226 @@
+"""`slm-lab run` (train, dev, search, enjoy, and the resumes train@, search@) and `slm-lab search`.
+The training stack (torch, gymnasium, Ray) is imported only once a spec is checked."""
+
+import importlib
+import shlex
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from slm_lab import ROOT
+from slm_lab.cli.app import DATA_DIR, SETS_HELP, app, fail
+from slm_lab.lib import hf
+from slm_lab.lib import logger as lab_logger
+from slm_lab.lib.errors import LabError, SessionsFailed, UsageError
+from slm_lab.lib.logger import logger
+from slm_lab.lib.run_paths import find_run
+from slm_lab.spec import load_spec
+from slm_lab.spec.names import MODES
+
+DEMO_FILE = ROOT / "spec" / "demo.json"
+DEMO_NAME = "ppo_cartpole_demo"
+RUNNABLE_MODES = (
+    "dev",
+    "train",
+    "search",
+    "train@DIR",
+    "train@latest",
+    "search@DIR",
+    "search@latest",
+    "enjoy@DIR",
+    "enjoy@latest",
+)
+ENJOY_EPISODES = 4
+EXIT_INTERRUPT = 130
+
+
+def check_mode(mode: str) -> str:
+    base = mode.split("@", 1)[0]
+    if base not in MODES:
+        raise UsageError(f"unknown mode {mode!r}", "MODE", MODES)
+    if base == "enjoy" and "@" not in mode:
+        raise UsageError("enjoy replays a trained run: give it as enjoy@data/<run> or enjoy@latest")
+    if base not in ("enjoy", "train", "search") and "@" in mode:
+        raise UsageError(f"{base} cannot resume a run", "MODE", RUNNABLE_MODES)
+    return base
+
+
+def check_level(level: str) -> str:
+    if level.upper() not in lab_logger.LEVELS:
+        raise UsageError(f"unknown log level {level!r}", "--log-level", lab_logger.LEVELS)
+    return level.upper()
+
+
+@app.command()
+def run(
+    spec_file: Annotated[str | None, typer.Argument(help="Spec file (JSON/YAML).")] = None,
+    spec_name: Annotated[str | None, typer.Argument(help="Spec name inside the file.")] = None,
+    mode: Annotated[str, typer.Argument(help=f"One of {', '.join(RUNNABLE_MODES)}.")] = "train",
+    sets: Annotated[list[str] | None, typer.Option("--set", "-s", help=SETS_HELP)] = None,
+    render: Annotated[bool, typer.Option("--render", help="Show env 0 on screen.")] = False,
+    video: Annotated[bool, typer.Option("--video", help="enjoy: record an mp4.")] = False,
+    episodes: Annotated[
+        int, typer.Option("--episodes", min=1, help="enjoy: episodes to play.")
+    ] = ENJOY_EPISODES,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="train@, search@: resume even if the spec has changed."),
+    ] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-address",
+            envvar="RAY_ADDRESS",
+            help="search: join this Ray cluster (default: a local Ray started for the search).",
+        ),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option("--keep", min=1, help="search: model files of the best N trials only."),
+    ] = None,
+    upload_hf: Annotated[
+        bool,
+        typer.Option(
+            "--upload-hf",
+            envvar="UPLOAD_HF",
+            help="At the end, push the run folder to the dataset repo HF_REPO.",
+        ),
+    ] = False,
+) -> None:
+    """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
+    if spec_file is None:
+        spec_file, spec_name, mode = str(DEMO_FILE), DEMO_NAME, "dev"
+    try:
+        level = check_level(log_level)
+        lab_logger.setup(level)
+        if spec_name is None:
+            raise UsageError(
+                "give the spec name after the spec file: slm-lab run SPEC_FILE SPEC_NAME MODE"
+            )
+        base_mode = check_mode(mode)
+        if keep is not None and base_mode != "search":
+            raise UsageError("--keep applies to search mode only", "--keep")
+        if upload_hf:
+            hf.check_push(None)  # before training, not after it
+        if base_mode == "enjoy":
+            run_enjoy(mode.split("@", 1)[1], episodes, render, video)
+            return
+        loaded = load_spec(spec_file, spec_name, sets, strict=strict)
+        for warning in loaded.warnings:
+            logger.warning(f"{loaded.file} [{spec_name}] {warning}")
+        try:
+            run_dir = start(loaded.spec, loaded.file, mode, render, level, force, ray_address, keep)
+        except LabError as e:
+            raise e.locate(str(loaded.file), spec_name) from None
+        if upload_hf:
+            from slm_lab.experiment.compare import card
+
+            hf.push(run_dir, None, card)
+    except LabError as e:
+        raise fail(str(e)) from None
+    except KeyboardInterrupt as e:
+        raise fail(interrupted(e, spec_file, spec_name, sets), stop_code(e)) from None
+    except (SessionsFailed, hf.HubError) as e:
+        raise fail(str(e), 1) from None
+
+
+def start(
+    spec: dict,
+    spec_file: Path,
+    mode: str,
+    render: bool,
+    level: str,
+    force: bool,
+    ray_address: str | None,
+    keep: int | None,
+) -> Path:
+    """Start or resume the run MODE names; returns its folder."""
+    base_mode = mode.split("@", 1)[0]
+    if "@" in mode:
+        run_dir = find_run(mode.split("@", 1)[1], DATA_DIR, "resume", spec["name"])
+        if base_mode == "search":
+            search = import_lab("search")
+            run_dir, metrics = search.resume(spec, run_dir, level, ray_address, keep, force)
+        else:
+            run_dir, metrics = import_lab("run").resume(spec, run_dir, level, force)
+    elif base_mode == "search":
+        search = import_lab("search")
+        run_dir, metrics = search.search(spec, spec_file, level, DATA_DIR, ray_address, keep)
+    else:
+        run = import_lab("run")
+        run_dir, metrics = run.start(spec, spec_file, base_mode, render, level, DATA_DIR)
+    logger.debug(f"trial metrics: {metrics}")
+    return run_dir
+
+
+def stop_code(e: KeyboardInterrupt) -> int:
+    return getattr(e, "exit_code", EXIT_INTERRUPT)
+
+
+def interrupted(
+    e: KeyboardInterrupt, spec_file: str, spec_name: str, sets: list[str] | None
+) -> str:
+    """What was stopped, and the command that resumes it."""
+    run_dir = getattr(e, "run_dir", None)
+    signame = getattr(e, "name", "SIGINT")
+    if run_dir is None:
+        return f"interrupted by {signame}"
+    options = "".join(f" -s {shlex.quote(s)}" for s in sets or [])
+    mode = getattr(e, "mode", "train")
+    command = f"slm-lab run{options} {shlex.quote(spec_file)} {spec_name} {mode}@{run_dir}"
+    return f"interrupted by {signame}; checkpoints saved; resume with: {command}"
+
+
+def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:
+    """Replay the run's trained agent (its saved spec, not the spec file, says what it is)."""
+    enjoy = import_lab("enjoy")
+    enjoy.enjoy(find_run(target, DATA_DIR, "enjoy"), DATA_DIR, episodes, render, video)
+
+
+def import_lab(module: str):
+    """A module of the training stack (torch, gymnasium, Ray), which the minimal install leaves
+    out: a missing package is a clear error, not a traceback."""
+    try:
+        return importlib.import_module(f"slm_lab.experiment.{module}")
+    except ImportError as e:
+        if (e.name or "").startswith("slm_lab"):
+            raise  # our own import error: a bug, not a missing install
+        raise UsageError(
+            f"training needs the ml dependencies ({e.name} is missing): run `uv sync`"
+        ) from e
+
+
+@app.command("search")
+def search_command(
+    spec_file: Annotated[str, typer.Argument(help="Spec file (JSON/YAML) with a search block.")],
+    spec_name: Annotated[str, typer.Argument(help="Spec name inside the file.")],
+    sets: Annotated[list[str] | None, typer.Option("--set", "-s", help=SETS_HELP)] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+    ray_address: Annotated[
+        str | None,
+        typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Join this Ray cluster."),
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option("--keep", min=1, help="Model files of the best N trials only.")
+    ] = None,
+    upload_hf: Annotated[
+        bool,
+        typer.Option("--upload-hf", envvar="UPLOAD_HF", help="At the end, push to HF_REPO."),
+    ] = False,
+) -> None:
+    """Hyperparameter search: the same as `slm-lab run SPEC_FILE SPEC_NAME search`."""
+    run(
+        spec_file,
+        spec_name,
+        "search",
+        sets=sets,
+        log_level=log_level,
+        strict=strict,
+        ray_address=ray_address,
+        keep=keep,
+        upload_hf=upload_hf,
+    )
