@@ -3,8 +3,8 @@
     uv run python bench/checkpoint_cost.py [SPEC_NAME ...]
 
 Builds the session as a run does (real env, agent and memory), fills the replay to capacity
-(torch.save does not compress: the size, not the content, sets the cost), then times `save_resume` (one resume
-checkpoint, atomically) and the `load_resume` a `train@` does.
+(torch.save does not compress: the size, not the content, sets the cost), then times `checkpoint`
+(one resume checkpoint, atomically) and the `load_checkpoint` a `train@` does.
 """
 
 import argparse
@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from slm_lab.experiment.control import RunContext, Session
+from slm_lab.experiment.context import context
+from slm_lab.experiment.session import Session
 from slm_lab.spec import load_spec
 
 SPECS = {
@@ -39,25 +40,23 @@ def measure(name: str, root: Path) -> dict:
     file, sets = SPECS[name]
     spec = load_spec(file, name, [f"{k}={v}" for k, v in sets.items()]).spec
     spec["meta"].update(max_session=1, random_seed=1, rigorous_eval=False)
-    ctx = RunContext(mode="train", run_dir=root / name, name=name)
-    ctx.make_dirs()
+    ctx = context(spec, root / name, "train", False, "INFO")
+    ctx.paths.make_dirs()
     session = Session(spec, ctx, 0, 1)
     fill(session.agent.memory)
     obs = session.env.reset(seed=1)
     writes = []
     for _ in range(REPEATS):
         start = time.perf_counter()
-        session.save_resume(obs, force=True)
+        session.checkpoint(obs, force=True)
         writes.append(time.perf_counter() - start)
     session.env.close()
-    resumed = Session(
-        spec, RunContext(mode="train", run_dir=ctx.run_dir, name=name, resume=True), 0, 1
-    )
+    resumed = Session(spec, context(spec, root / name, "train", False, "INFO", resume=True), 0, 1)
     start = time.perf_counter()
-    resumed.load_resume()
+    resumed.load_checkpoint()
     read = time.perf_counter() - start
     resumed.env.close()
-    size = ctx.resume_file(0).stat().st_size
+    size = ctx.paths.checkpoint_file(0).stat().st_size
     return {"spec": name, "MB": size / 2**20, "write_s": min(writes), "read_s": read}
 
 

@@ -27,7 +27,8 @@ def run_ours(spec_dict: dict, threads: int | None, frames: int, device: str = "c
     import pandas as pd
     import torch
 
-    from slm_lab.experiment import control
+    from slm_lab.experiment import trial
+    from slm_lab.experiment.run import start
     from slm_lab.spec.validate import validate
 
     raw = json.loads(json.dumps(spec_dict))
@@ -36,9 +37,9 @@ def run_ours(spec_dict: dict, threads: int | None, frames: int, device: str = "c
     spec, _ = validate(raw)
     spec["name"] = "bench"
     if threads is not None:  # pin, overriding the lab's own thread choice
-        control.set_threads = lambda nets, n: torch.set_num_threads(threads)
+        trial.set_threads = lambda nets, n: torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as tmp:
-        control.start(spec, Path("bench"), "train", False, "WARNING", Path(tmp))
+        start(spec, Path("bench"), "train", False, "WARNING", Path(tmp))
         (run,) = Path(tmp).iterdir()
         df = pd.read_csv(run / "info" / "bench_t0_s0_session_df_train.csv")
     return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])

@@ -36,11 +36,11 @@ def spec(num_envs: int) -> dict:
 def env_only(num_envs: int, frames: int) -> float:
     import numpy as np
 
-    from slm_lab.env.vec_env import Clock, VecEnv
+    from slm_lab.env.vec_env import VecEnv
     from slm_lab.spec.validate import Validator, check_env
 
     env_spec = check_env({"name": ENV, "num_envs": num_envs, "max_frame": frames}, Validator())
-    env = VecEnv(env_spec, Clock(frames, num_envs))
+    env = VecEnv(env_spec)
     env.reset(seed=0)
     rng = np.random.default_rng(0)
     actions = rng.integers(0, env.action_space.n, (frames // num_envs, num_envs))
@@ -71,7 +71,7 @@ def main() -> None:
 
 
 def train_fps(num_envs: int, frames: int, device: str, data: Path) -> float:
-    from slm_lab.experiment import control
+    from slm_lab.experiment.run import start
     from slm_lab.spec.validate import validate
 
     raw = spec(num_envs)
@@ -79,7 +79,7 @@ def train_fps(num_envs: int, frames: int, device: str, data: Path) -> float:
     raw["agent"]["net"]["gpu"] = device == "cuda"
     full, _ = validate(raw)
     full["name"] = "ppo_pong"
-    control.start(full, SPEC_FILE, "train", False, "INFO", data)
+    start(full, SPEC_FILE, "train", False, "INFO", data)
     run = max(data.glob("ppo_pong_*"))
     df = pd.read_csv(run / "info" / "ppo_pong_t0_s0_session_df_train.csv")
     return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])
