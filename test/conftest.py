@@ -73,6 +73,34 @@ def tiny_dqn(max_frame: int = 2000, **meta) -> dict:
     return raw
 
 
+def env_spec(**env) -> dict:
+    """A validated env section (defaults filled in, as a session builds its env from)."""
+    from slm_lab.spec.validate import Validator, check_env
+
+    return check_env({"max_frame": 10**6, **env}, Validator())
+
+
+def steps(env, actions, tracker=None) -> list:
+    """Step env with each action batch; the steps, with their returns fed to `tracker`."""
+    out = []
+    for action in actions:
+        step = env.step(action)
+        if tracker is not None:
+            tracker.add(step.score, step.ended)
+        out.append(step)
+    return out
+
+
+def step_agent(agent, env, obs, action):
+    """One step of the training loop (experiment/loop.py) for a test that picks the actions:
+    env step, clock tick, store, learn; returns the observations to act on next."""
+    step = env.step(agent.to_env(action))
+    agent.algorithm.clock.tick()
+    agent.store(obs, action, step.reward, step.next_obs, step.terminated, step.truncated)
+    agent.learn()
+    return step.obs
+
+
 def write_spec(folder: Path, specs: dict, name: str = "spec.json") -> Path:
     path = folder / name
     path.write_text(json.dumps(specs, indent=2))
@@ -120,10 +148,11 @@ def tiny_sac(max_frame: int = 1000, env: str = "Pendulum-v1", **meta) -> dict:
 def make_agent(raw: dict):
     """A validated raw spec's agent and its vector env, as a session builds them."""
     from slm_lab.agent import Agent
-    from slm_lab.env.vec_env import Clock, VecEnv
+    from slm_lab.experiment.loop import Clock
+    from slm_lab.experiment.session import make_env
     from slm_lab.spec.validate import validate
 
     spec, _ = validate(raw)
     clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
-    env = VecEnv(spec["env"], clock)
+    env = make_env(spec)
     return Agent(spec, env, clock), env

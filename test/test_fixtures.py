@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slm_lab.experiment import control
+from slm_lab.experiment.run import start
 from slm_lab.spec import load_spec
 from slm_lab.spec.loader import parse, read_text, spec_names
 from test.conftest import FIXTURES
@@ -49,7 +49,7 @@ def test_runnable_fixtures_train(tmp_path: Path, rel: str, name: str):
     spec = loaded.spec
     spec["env"]["max_frame"] = 2048  # a shortened copy
     spec["meta"].update(max_session=1, random_seed=3)
-    _, metrics = control.start(spec, loaded.file, "train", False, "WARNING", tmp_path)
+    _, metrics = start(spec, loaded.file, "train", False, "WARNING", tmp_path)
     assert metrics["frame"] == 2048
     (run,) = tmp_path.iterdir()
     df = pd.read_csv(run / "info" / f"{name}_t0_s0_session_df_train.csv")

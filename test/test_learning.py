@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slm_lab.experiment import control
+from slm_lab.experiment.run import start
 from slm_lab.spec import load_spec
 
 SOLVED = 195.0  # CartPole-v1's classic "solved" bar for a 100-episode mean
@@ -22,7 +22,7 @@ def best_return(
     if shrink is not None:
         shrink(spec)
     spec["meta"].update(max_session=1, random_seed=seed)
-    control.start(spec, loaded.file, "train", False, "WARNING", tmp_path)
+    start(spec, loaded.file, "train", False, "WARNING", tmp_path)
     (run,) = tmp_path.iterdir()
     df = pd.read_csv(run / "info" / f"{name}_t0_s0_session_df_train.csv")
     return float(df["total_reward"].max())

@@ -4,10 +4,11 @@ import pytest
 import torch
 
 from slm_lab.agent import Agent
-from slm_lab.agent.distributed import attach, check_distributed, share
+from slm_lab.agent.distributed import attach, share
 from slm_lab.agent.net.global_optim import GlobalAdam, GlobalRMSprop
-from slm_lab.env.vec_env import Clock, VecEnv
-from slm_lab.spec.errors import SpecError
+from slm_lab.experiment.loop import Clock
+from slm_lab.experiment.session import make_env
+from slm_lab.lib.errors import SpecError
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_a2c, tiny_dqn
 
@@ -22,7 +23,7 @@ def a3c_spec(mode: str, optim: str = "GlobalAdam") -> dict:
 
 def build(spec: dict) -> Agent:
     clock = Clock(spec["env"]["max_frame"], 1)
-    return Agent(spec, VecEnv(spec["env"], clock, num_envs=1), clock)
+    return Agent(spec, make_env(spec, num_envs=1), clock)
 
 
 def one_step(spec: dict, shared: dict) -> None:
@@ -71,13 +72,13 @@ def test_hogwild_session_nets_are_views_of_the_global_weights():
 def test_distributed_refused_for_off_policy():
     raw = tiny_dqn(distributed="shared")
     with pytest.raises(SpecError, match="on-policy") as err:
-        check_distributed(validate(raw)[0])
+        validate(raw)
     assert err.value.path == "meta.distributed"
 
 
 def test_distributed_sessions_all_run_at_once():
-    from slm_lab.experiment import control
+    from slm_lab.experiment import trial
 
-    assert control.worker_count(4, distributed=True, cores=2) == 4  # Hogwild: all together
-    assert control.worker_count(4, distributed=False, cores=2) == 2  # one session per core
-    assert control.worker_count(1, distributed=False, cores=2) == 1
+    assert trial.worker_count(4, distributed=True, cores=2) == 4  # Hogwild: all together
+    assert trial.worker_count(4, distributed=False, cores=2) == 2  # one session per core
+    assert trial.worker_count(1, distributed=False, cores=2) == 1

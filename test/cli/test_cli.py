@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slm_lab.experiment.control import COLUMNS
+from slm_lab.experiment.records import COLUMNS
 from test.conftest import REPO, run_cli, run_dirs, tiny_ppo, write_spec
 
 METRICS_LINE = re.compile(

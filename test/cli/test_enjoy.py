@@ -77,15 +77,17 @@ def test_enjoy_without_a_run_is_refused(tmp_path: Path, mode: str, fragment: str
 
 def test_best_session_is_the_highest_score_and_nan_never_wins(tmp_path: Path):
     from slm_lab.experiment.enjoy import best_session
+    from slm_lab.lib.run_paths import RunPaths
 
+    paths = RunPaths(run_dir=tmp_path, name="x")
     info = tmp_path / "info"
     info.mkdir()
     for session, score in ((0, 12.5), (1, float("nan")), (2, 40.0), (3, 39.9)):
         path = info / f"x_t0_s{session}_session_metrics_scalar.json"
         path.write_text(json.dumps({"total_reward_ma": score}))
-    assert best_session(tmp_path, "x") == 2
+    assert best_session(paths) == 2
     (info / "x_t0_s2_session_metrics_scalar.json").unlink()
-    assert best_session(tmp_path, "x") == 3
+    assert best_session(paths) == 3
 
 
 def test_enjoy_refuses_a_corrupt_model_file_by_name(trained, tmp_path: Path):

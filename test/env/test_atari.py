@@ -5,8 +5,8 @@ import re
 import numpy as np
 import pytest
 
-from slm_lab.env.vec_env import Clock, VecEnv
-from slm_lab.spec.errors import SpecError
+from slm_lab.env.vec_env import ReturnTracker, VecEnv
+from slm_lab.lib.errors import SpecError
 from slm_lab.spec.validate import validate
 
 SEED = 0
@@ -25,15 +25,19 @@ def atari_env(name: str = "ALE/Breakout-v5", num_envs: int = 2, **env) -> VecEnv
         "meta": {},
     }
     full, _ = validate(spec)
-    return VecEnv(full["env"], Clock(10**6, num_envs))
+    return VecEnv(full["env"])
 
 
-def play(env: VecEnv, steps: int, seed: int = SEED):
-    """Uniform random actions; yields each step's (obs, reward, terminated, truncated, next_obs)."""
+def play(env: VecEnv, steps: int, seed: int = SEED, tracker: ReturnTracker | None = None):
+    """Uniform random actions; yields each step's (obs, reward, terminated, truncated, next_obs),
+    its scores fed to `tracker` first."""
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     for _ in range(steps):
-        yield env.step(rng.integers(0, env.action_space.n, env.num_envs))
+        step = env.step(rng.integers(0, env.action_space.n, env.num_envs))
+        if tracker is not None:
+            tracker.add(step.score, step.ended)
+        yield step[:5]
 
 
 def test_observations_are_stacked_uint8_frames():
@@ -62,17 +66,17 @@ def test_frame_stack_restarts_with_each_game():
 
 
 def test_life_loss_ends_the_learning_episode_not_the_game():
-    env = atari_env(num_envs=1)  # Breakout: 5 lives
+    env, tracker = atari_env(num_envs=1), ReturnTracker(1)  # Breakout: 5 lives
     lives_lost, episodes_at_loss, step = 0, [], None
-    for step in play(env, STEP_LIMIT):
+    for step in play(env, STEP_LIMIT, tracker=tracker):
         obs, _, terminated, _, next_obs = step
-        if env.tracker.episodes:  # the game is over
+        if tracker.episodes:  # the game is over
             break
         if terminated[0]:
             lives_lost += 1
-            episodes_at_loss.append(env.tracker.episodes)
+            episodes_at_loss.append(tracker.episodes)
             np.testing.assert_array_equal(obs, next_obs)  # the game went on: no reset
-    assert env.tracker.episodes == 1, "no game over in time"
+    assert tracker.episodes == 1, "no game over in time"
     assert step[2][0] and not step[3][0]  # the last life ends the game
     assert lives_lost == 4  # four earlier lives, each a learning episode end
     assert episodes_at_loss == [0, 0, 0, 0]  # none of them counted as a finished game
@@ -81,14 +85,15 @@ def test_life_loss_ends_the_learning_episode_not_the_game():
 
 def test_scores_are_raw_full_games_while_learning_rewards_are_clipped():
     env = atari_env("ALE/SpaceInvaders-v5", num_envs=1)  # 5 to 30 points an alien, 3 lives
+    tracker = ReturnTracker(1)
     clipped_total, deaths = 0.0, 0
-    for _, reward, terminated, _, _ in play(env, STEP_LIMIT):
+    for _, reward, terminated, _, _ in play(env, STEP_LIMIT, tracker=tracker):
         clipped_total += float(reward[0])
         deaths += int(terminated[0])
         assert -1.0 <= reward[0] <= 1.0
-        if env.tracker.episodes:
+        if tracker.episodes:
             break
-    raw_total = env.tracker.returns[-1]
+    raw_total = tracker.returns[-1]
     assert raw_total > clipped_total > 0  # some alien was worth more than 1 point
     assert raw_total % 5 == 0  # Space Invaders scores in multiples of 5
     assert deaths == 3  # each life ended a learning episode; one game scored

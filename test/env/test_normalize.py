@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from slm_lab.env.normalize import ObsNorm, RewardNorm
-from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.env.vec_env import ReturnTracker, VecEnv
 from slm_lab.lib.math_util import RunningStats
 from slm_lab.spec.validate import validate
 
@@ -29,14 +29,18 @@ def mujoco_env(num_envs: int = 2, obs_norm: ObsNorm | None = None, **env) -> Vec
         "meta": {},
     }
     full, _ = validate(spec)
-    return VecEnv(full["env"], Clock(10**6, num_envs), gamma=0.99, obs_norm=obs_norm)
+    return VecEnv(full["env"], gamma=0.99, obs_norm=obs_norm)
 
 
-def run(env: VecEnv, steps: int, seed: int = SEED) -> list[tuple]:
+def run(env: VecEnv, steps: int, seed: int = SEED, tracker=None) -> list[tuple]:
+    """The reset observations, then `steps` steps (their returns fed to `tracker`)."""
     rng = np.random.default_rng(seed)
     out = [(env.reset(seed=seed),)]
     for _ in range(steps):
-        out.append(env.step(rng.uniform(-1, 1, (env.num_envs, 6)).astype(np.float32)))
+        step = env.step(rng.uniform(-1, 1, (env.num_envs, 6)).astype(np.float32))
+        if tracker is not None:
+            tracker.add(step.score, step.ended)
+        out.append(step)
     return out
 
 
@@ -67,18 +71,18 @@ def test_reward_norm_divides_by_return_std_and_restarts_returns():
 
 
 def test_mujoco_env_learns_on_normalised_values_and_scores_raw_rewards():
-    env = mujoco_env(max_t=50)
-    steps = run(env, 120)
+    env, tracker = mujoco_env(max_t=50), ReturnTracker(2)
+    steps = run(env, 120, tracker=tracker)
     obs = np.concatenate([s[0] for s in steps])
     rewards = np.concatenate([s[1] for s in steps[1:]])
     assert obs.dtype == np.float32 and np.abs(obs).max() <= 10.0
     assert abs(obs.mean()) < 0.5 and 0.3 < obs.std() < 2.0
     assert env.clip_reward == 10.0 and np.abs(rewards).max() <= 10.0
-    assert env.tracker.episodes == 4  # two envs, 50-step episodes, 120 steps
+    assert tracker.episodes == 4  # two envs, 50-step episodes, 120 steps
     # the scores are the raw returns: HalfCheetah random policies score well below zero per
     # 50 steps while the normalised rewards sum to something else entirely
-    assert all(r < 0 for r in env.tracker.returns)
-    assert not np.isclose(sum(env.tracker.returns), rewards.sum())
+    assert all(r < 0 for r in tracker.returns)
+    assert not np.isclose(sum(tracker.returns), rewards.sum())
     env.close()
 
 

@@ -3,8 +3,9 @@
 import numpy as np
 
 from slm_lab.env import render
-from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.env.vec_env import VecEnv
 from slm_lab.spec.validate import Validator, check_env
+from test.conftest import env_spec
 
 
 def test_grid_tiles_frames_row_by_row():
@@ -26,8 +27,8 @@ def test_atari_frame_is_the_newest_frame_upscaled_to_rgb():
 
 
 def test_gymnasium_env_draws_env_zero():
-    spec = {"name": "CartPole-v1", "num_envs": 2, "max_frame": 100, "vectorization_mode": "sync"}
-    env = VecEnv(spec, Clock(100, 2), render_mode="rgb_array")
+    spec = env_spec(name="CartPole-v1", num_envs=2, max_frame=100, vectorization_mode="sync")
+    env = VecEnv(spec, render_mode="rgb_array")
     env.reset(seed=0)
     frame = env.frame()
     assert frame.shape == (400, 600, 3) and frame.dtype == np.uint8
@@ -60,7 +61,7 @@ def test_video_writes_a_readable_mp4(tmp_path):
 def test_atari_render_shows_every_env_in_a_grid():
     spec = {"name": "ALE/Pong-v5", "max_frame": 100}
     full = check_env({**spec, "num_envs": 4}, Validator())
-    env = VecEnv(full, Clock(100, 4), render_mode="human")
+    env = VecEnv(full, render_mode="human")
     obs = env.reset(seed=0)
     obs = env.step(np.zeros(4, np.int64))[0]
     side = 84 * render.ATARI_SCALE

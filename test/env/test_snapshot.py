@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from slm_lab.env.snapshot import restorable
-from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.env.vec_env import ReturnTracker, VecEnv
+from test.conftest import env_spec
 
 NUM_ENVS = 3
 
@@ -19,8 +20,13 @@ def actions(rng: np.random.Generator, env: VecEnv) -> np.ndarray:
     return rng.uniform(-1, 1, space.shape).astype(np.float32)
 
 
-def steps(env: VecEnv, rng: np.random.Generator, n: int) -> list:
-    return [env.step(actions(rng, env))[:4] for _ in range(n)]
+def steps(env: VecEnv, rng: np.random.Generator, n: int, tracker: ReturnTracker) -> list:
+    out = []
+    for _ in range(n):
+        step = env.step(actions(rng, env))
+        tracker.add(step.score, step.ended)
+        out.append(step[:4])
+    return out
 
 
 @pytest.mark.parametrize(
@@ -33,25 +39,26 @@ def steps(env: VecEnv, rng: np.random.Generator, n: int) -> list:
     ],
 )
 def test_restored_envs_continue_exactly(name: str, mode: str):
-    spec = {"name": name, "num_envs": NUM_ENVS, "max_frame": 10_000, "vectorization_mode": mode}
-    env = VecEnv(spec, Clock(10_000, NUM_ENVS))
+    spec = env_spec(name=name, num_envs=NUM_ENVS, max_frame=10_000, vectorization_mode=mode)
+    env, tracker = VecEnv(spec), ReturnTracker(NUM_ENVS)
     env.reset(seed=1)
     rng = np.random.default_rng(0)
-    steps(env, rng, 40)
+    steps(env, rng, 40, tracker)
     buf = io.BytesIO()
-    torch.save(env.snapshot(), buf)
+    torch.save({**env.snapshot(), "tracker": tracker.state_dict()}, buf)  # as a session does
     buf.seek(0)
     snap = torch.load(buf, weights_only=True)
     state = rng.bit_generator.state
-    expected = steps(env, rng, 60)
-    fresh = VecEnv(spec, Clock(10_000, NUM_ENVS))
+    expected = steps(env, rng, 60, tracker)
+    fresh, fresh_tracker = VecEnv(spec), ReturnTracker(NUM_ENVS)
     fresh.reset(seed=99)
     assert fresh.restore(snap)
+    fresh_tracker.load_state_dict(snap["tracker"])
     rng.bit_generator.state = state
-    for want, got in zip(expected, steps(fresh, rng, 60), strict=True):
+    for want, got in zip(expected, steps(fresh, rng, 60, fresh_tracker), strict=True):
         for a, b in zip(want, got, strict=True):
             np.testing.assert_array_equal(a, b)
-    assert fresh.tracker.episodes == env.tracker.episodes > 0 or name == "Pendulum-v1"
+    assert fresh_tracker.episodes == tracker.episodes > 0 or name == "Pendulum-v1"
     env.close()
     fresh.close()
 

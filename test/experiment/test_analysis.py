@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from slm_lab.experiment import analysis
+from slm_lab.experiment import analysis, compare
+from slm_lab.lib import run_paths
+from slm_lab.lib.run_paths import RunPaths
 
 NAN = float("nan")
 
@@ -86,7 +88,7 @@ def write_trial(run, t: int, gamma: float, lr: float, rewards: list[float] | Non
     (run / f"exp_t{t}_spec.json").write_text(json.dumps(spec))
     if rewards is None:
         return
-    paths = analysis.RunPaths(run_dir=run, name="exp", trial=t)
+    paths = RunPaths(run_dir=run, name="exp", trial=t)
     frames = [100 * (i + 1) for i in range(len(rewards))]
     df = table(rewards, frames=frames, opt=frames)
     paths.info_dir.mkdir(exist_ok=True)
@@ -114,7 +116,7 @@ def test_a_finished_search_folder_reads_as_one_run(experiment):
     """Its best spec file is not a second run spec (plot, plot-list, analyze and push read it)."""
     name, spec = analysis.read_run(experiment)
     assert name == "exp" and "lr__loguniform" in json.dumps(spec["search"])
-    summary = analysis.run_summary(experiment)
+    summary = compare.run_summary(experiment)
     assert (summary["trials"], summary["sessions"]) == (3, "1/3")
     renamed = experiment.rename(experiment.parent / "my_search")  # no <name>_<time> to read
     assert analysis.read_run(renamed)[0] == "exp"
@@ -155,13 +157,13 @@ def test_analyze_an_experiment_folder(experiment):
     results = analysis.analyze(experiment)
     assert [r["frame"] for r in results] == [400, 200]  # the trial without tables is skipped
     assert (experiment / "exp_experiment_df.csv").is_file()
-    assert analysis.best_trial(experiment, "exp") == 0
-    assert analysis.trials(experiment, "exp") == [0, 1, 2]
+    assert compare.best_trial(experiment, "exp") == 0
+    assert run_paths.trials(experiment, "exp") == [0, 1, 2]
 
 
 def test_finished_means_the_metrics_reached_max_frame(experiment):
-    done = analysis.RunPaths(run_dir=experiment, name="exp", trial=0)
-    early = analysis.RunPaths(run_dir=experiment, name="exp", trial=1)
+    done = RunPaths(run_dir=experiment, name="exp", trial=0)
+    early = RunPaths(run_dir=experiment, name="exp", trial=1)
     assert analysis.finished(done, 0, 400) and not analysis.finished(early, 0, 400)
     assert not analysis.finished(done, 0, 401)  # a resume with a larger budget goes on
     assert not analysis.finished(done, 1, 400)  # no such session

@@ -9,7 +9,8 @@ import pytest
 
 from slm_lab.experiment import search
 from slm_lab.experiment.interrupt import Interrupted
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
+from slm_lab.spec import space
 from test.conftest import tiny_ppo
 
 
@@ -72,7 +73,7 @@ def test_optuna_only_for_the_samplers_it_takes():
 
 def test_trial_spec_takes_the_sampled_values():
     spec = spec_with({"agent.algorithm.gamma__uniform": [0.9, 0.999]})
-    out = search.trial_spec(spec, {"agent.algorithm.gamma": 0.95, "agent.net.hid_layers": [8]})
+    out = space.trial_spec(spec, {"agent.algorithm.gamma": 0.95, "agent.net.hid_layers": [8]})
     assert out["agent"]["algorithm"]["gamma"] == 0.95 and out["agent"]["net"]["hid_layers"] == [8]
     assert "search" not in out and spec["agent"]["algorithm"]["gamma"] == 0.99  # a copy
 

@@ -18,7 +18,7 @@ from slm_lab.lib.distribution import (
     Normal,
     action_pd,
 )
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 
 BATCH = 6
 TOL = 1e-5

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from slm_lab.experiment.compare import card
 from slm_lab.lib import hf
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import UsageError
 from test.lib.hub_store import TOKEN, HubServer
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "tiny_2026_11_26_171159"
@@ -55,7 +56,7 @@ def test_upload_paths_leave_out_resume_state_unless_asked(run: Path):
 
 
 def test_card_shows_the_png_graph_when_there_is_one(run: Path):
-    text = hf.card(run)
+    text = card(run)
     assert text.startswith("---\ntags: [reinforcement-learning, slm-lab, ppo]\n---\n")
     assert f"# {FIXTURE.name}" in text and "![tiny](graph/tiny_t0_trial_graph.png)" in text
     assert "| n/a | 2,000/2,000 | 1 | 0/1 | unfinished |" in text  # no metrics files yet
@@ -78,12 +79,12 @@ def test_pull_patterns(folder: str, pattern: str | None, expected: bool):
 
 def test_a_push_retries_server_errors_then_names_what_failed(hub: HubServer, run: Path):
     hub.store.fail_next = 1  # create_repo, which the client does not retry itself
-    hf.push(run, None)
+    hf.push(run, None, card)
     assert hub.store.requests.count("POST /api/repos/create") == 2
     assert hub.store.commits[-1]["repo"] == REPO
     hub.store.fail_next = 100
     with pytest.raises(hf.HubError, match=r"creating me/runs: server error 503 after 3 tries"):
-        hf.push(run, None)
+        hf.push(run, None, card)
     assert len(hub.store.commits) == 1
 
 
@@ -93,11 +94,11 @@ def test_no_server_is_a_network_error_after_retries(run: Path, monkeypatch, tmp_
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(hf, "BACKOFF_S", 0.0)
     with pytest.raises(hf.HubError, match=r"creating me/runs: ConnectError.*after 3 tries"):
-        hf.push(run, REPO)
+        hf.push(run, REPO, card)
 
 
 def test_a_pull_that_fails_halfway_leaves_no_folder(hub: HubServer, run: Path, tmp_path: Path):
-    hf.push(run, None)
+    hf.push(run, None, card)
     hub.store.lost.add(f"data/{run.name}/tiny_t0_spec.json")
     laptop = tmp_path / "laptop" / "data"
     with pytest.raises(hf.HubError, match="pulling from me/runs: HTTP 404"):
@@ -112,9 +113,9 @@ def test_a_pull_that_fails_halfway_leaves_no_folder(hub: HubServer, run: Path, t
 
 def test_repo_and_token_are_asked_for_before_anything(monkeypatch, run: Path, tmp_path: Path):
     monkeypatch.delenv("HF_REPO", raising=False)
-    with pytest.raises(SpecError, match="no dataset repo: set HF_REPO=owner/name"):
-        hf.push(run, None)
+    with pytest.raises(UsageError, match="no dataset repo: set HF_REPO=owner/name"):
+        hf.push(run, None, card)
     monkeypatch.delenv("HF_TOKEN", raising=False)
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
-    with pytest.raises(SpecError, match="pushing needs a HuggingFace token"):
-        hf.push(run, REPO)
+    with pytest.raises(UsageError, match="pushing needs a HuggingFace token"):
+        hf.push(run, REPO, card)

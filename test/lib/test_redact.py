@@ -147,14 +147,15 @@ def test_cli_spec_error_never_prints_the_token(tmp_path: Path, token):
 
 
 def test_an_unexpected_crash_prints_a_redacted_traceback(monkeypatch, token, capsys):
-    from slm_lab.cli import main
+    from slm_lab.cli import main, train
 
-    def crash():
+    def crash(module):
         raise RuntimeError(f"a bug holding {token}")
 
-    monkeypatch.setattr(main, "import_control", crash)
+    monkeypatch.setattr(train, "import_lab", crash)
     monkeypatch.setattr(main.sys, "argv", ["slm-lab", "run", "spec.json", "x", "train"])
-    monkeypatch.setattr(main, "load_spec", lambda *a, **k: type("L", (), {"warnings": []})())
+    loaded = type("L", (), {"warnings": [], "spec": {"name": "x"}, "file": "spec.json"})()
+    monkeypatch.setattr(train, "load_spec", lambda *a, **k: loaded)
     with pytest.raises(SystemExit) as exit_info:
         main.entry()
     assert exit_info.value.code == 1

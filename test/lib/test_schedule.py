@@ -1,10 +1,12 @@
 import pytest
 
 from slm_lab.lib.schedule import Schedule
+from slm_lab.spec.fields import Validator, check_schedule
 
 
 def test_no_decay_and_default():
-    assert Schedule({"name": "no_decay", "start_val": 0.3, "end_val": 0.0}).value(10**6) == 0.3
+    spec = check_schedule({"name": "no_decay", "start_val": 0.3, "end_val": 0.0}, "s", Validator())
+    assert Schedule(spec).value(10**6) == 0.3
     assert Schedule(None, default=0.0).value(5) == 0.0
 
 

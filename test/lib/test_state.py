@@ -80,10 +80,10 @@ def add_step(mem: OnPolicyReplay, i: float, done: bool) -> None:
 
 
 def test_on_policy_episodes_restore():
-    mem = OnPolicyReplay({}, layout(num_envs=1, horizon=2))
+    mem = OnPolicyReplay({}, layout(num_envs=1, rollout=2))
     for i in range(3):
         add_step(mem, float(i), done=i == 1)
-    fresh = OnPolicyReplay({}, layout(num_envs=1, horizon=2))
+    fresh = OnPolicyReplay({}, layout(num_envs=1, rollout=2))
     fresh.load_state_dict(through_disk(mem.state_dict()))
     assert len(fresh.done) == 1 and len(fresh.running[0]) == 1
     for m in (mem, fresh):
@@ -119,10 +119,10 @@ def test_non_finite_loss_skips_updates_then_stops():
     bad = params[0].sum() * float("nan")
     for _ in range(MAX_NONFINITE - 1):
         algo.optimize(bad)
-    assert algo.nonfinite == MAX_NONFINITE - 1 and algo.clock.opt_step == 0
+    assert algo.nonfinite == MAX_NONFINITE - 1 and algo.opt_step == 0
     assert all(torch.equal(a, b) for a, b in zip(before, params, strict=True))  # untouched
     algo.optimize(params[0].sum())  # one finite loss resets the count
-    assert algo.nonfinite == 0 and algo.clock.opt_step == 1
+    assert algo.nonfinite == 0 and algo.opt_step == 1
     with pytest.raises(NonFiniteLoss, match=f"{MAX_NONFINITE} updates in a row"):
         for _ in range(MAX_NONFINITE):
             algo.optimize(params[0].sum() * float("inf"))

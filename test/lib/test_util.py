@@ -4,7 +4,7 @@ import os
 import re
 
 from slm_lab.lib import util
-from slm_lab.lib.util import new_folder
+from slm_lab.lib.run_paths import new_folder
 
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slm_lab.experiment.control import preflight
+from slm_lab.experiment.run import preflight
 from slm_lab.spec.loader import load_spec
 from slm_lab.spec.space import samplers
 

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from slm_lab.experiment.control import preflight
+from slm_lab.experiment.run import preflight
+from slm_lab.lib.errors import LabError
 from slm_lab.spec import SpecError
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_a2c, tiny_dqn, tiny_ppo, tiny_sac
@@ -63,9 +64,9 @@ def check_mutation(spec: dict, path: tuple, value, extra: bool) -> None:
         return
     assert isinstance(validated["env"]["max_frame"], int)
     assert all(isinstance(w, str) for w in warnings)
-    try:  # what validation lets through must also build, or be refused as a SpecError
+    try:  # what validation lets through must also build, or be refused in one line
         preflight(validated)
-    except SpecError as e:
+    except LabError as e:  # a SpecError, or a ResourceError for what cannot fit
         assert "\n" not in str(e) and str(e)
 
 

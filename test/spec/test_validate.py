@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from slm_lab.lib.errors import LabError
 from slm_lab.spec import SpecError, load_spec
 from test.conftest import tiny_dqn, tiny_ppo, tiny_sac, write_spec
 
@@ -247,13 +248,14 @@ def test_build_errors_are_spec_errors(mutate, expect):
 
 
 def build_error(raw: dict, mutate) -> str:
-    """The SpecError a mutated spec raises while its env and agent are built."""
-    from slm_lab.experiment.control import preflight
+    """The one-line error of a mutated spec: from validation, or (rules that need the env)
+    while its env and agent are built."""
+    from slm_lab.experiment.run import preflight
     from slm_lab.spec.validate import validate
 
     mutate(raw)
-    spec, _ = validate(raw)
-    with pytest.raises(SpecError) as err:
+    with pytest.raises(LabError) as err:
+        spec, _ = validate(raw)
         preflight(spec)
     return str(err.value)
 

@@ -28,10 +28,10 @@ def fill(agent: Agent, env: VecEnv, steps: int) -> dict:
     obs = env.reset(seed=0)
     for _ in range(steps):
         action = np.zeros(env.num_envs, np.int64)
-        next_obs, reward, term, trunc, real_next = env.step(action)
-        ready = agent.memory.add(obs, action, reward, real_next, term, trunc)
+        next_obs, reward, term, trunc, real_next, *_ = env.step(action)
+        agent.memory.add(obs, action, reward, real_next, term, trunc)
         obs = next_obs
-    assert ready
+    assert agent.memory.size == agent.algorithm.rollout  # the rollout is complete
     return agent.memory.sample()
 
 
@@ -44,7 +44,7 @@ def test_a2c_nstep_targets_through_truncation(monkeypatch):
     algo = agent.algorithm
     algo.value = lambda x: x[:, 0].float()
     algo.policy = lambda x: torch.zeros(len(x), 2)
-    data = algo.targets(fill(agent, env, 4))
+    data = algo.prepare(fill(agent, env, 4))
     ret = data["ret"].view(4, 2)[:, 0].tolist()
     # V: 0,1,2,0 | next V: 1,2,V(final)=3,1 | 2-step returns, the episode ends at t=2
     assert ret == pytest.approx([1 + 0.9 * 1 + 0.81 * 2, 1 + 0.9 * 1 + 0.81 * 3, 1 + 0.9 * 3, 1.9])
@@ -63,7 +63,7 @@ def test_a2c_update_raises_the_logprob_of_advantaged_actions():
     obs = torch.zeros(4, 4)
     action = torch.tensor([1, 1, 1, 1])
     before = algo.pd.log_prob(algo.policy(obs), action).mean().item()
-    algo.targets = lambda batch: {
+    algo.prepare = lambda batch: {
         "obs": obs,
         "action": action,
         "adv": torch.ones(4),
@@ -77,7 +77,7 @@ def test_a2c_update_raises_the_logprob_of_advantaged_actions():
 def test_normalize_v_targets_scales_critic_targets():
     agent, env = make(a2c_spec(normalize_v_targets=True, training_frequency=64))
     algo = agent.algorithm
-    data = algo.targets(fill(agent, env, 64))
+    data = algo.prepare(fill(agent, env, 64))
     # returns of CartPole are far from zero mean, unit std; the critic's targets are not
     assert abs(algo.v_stats.mean) > 1.0
     assert abs(data["ret"].mean().item()) < abs(algo.v_stats.mean)
@@ -113,10 +113,11 @@ def test_ppo_continuous_with_state_independent_log_std():
     np.testing.assert_allclose(env_action, [[2.0], [-1.0]])  # clipped to [-1, 1], times 2
     before = actor.log_std.detach().clone()
     obs = env.reset(seed=0)
-    for _ in range(agent.algorithm.horizon):
+    for _ in range(agent.algorithm.rollout):
         action = agent.act(obs)
-        next_obs, reward, term, trunc, real_next = env.step(agent.to_env(action))
-        agent.update(obs, action, reward, real_next, term, trunc)
+        next_obs, reward, term, trunc, real_next, *_ = env.step(agent.to_env(action))
+        agent.store(obs, action, reward, real_next, term, trunc)
+        agent.learn()
         obs = next_obs
     assert not torch.equal(before, actor.log_std.detach())
 
@@ -149,7 +150,7 @@ def test_a2c_gae_on_whole_episodes():
     algo = agent.algorithm
     algo.value = lambda x: x[:, 0].float()
     algo.policy = lambda x: torch.zeros(len(x), 2)
-    data = algo.targets(fill(agent, env, 6))  # two truncated episodes of three steps
+    data = algo.prepare(fill(agent, env, 6))  # two truncated episodes of three steps
     # V: 0, 1, 2 | next V: 1, 2, V(final) = 3 | decay 0.72
     one = [1.9 + 0.72 * (1.8 + 0.72 * 1.7), 1.8 + 0.72 * 1.7, 1.7]
     assert data["adv"].tolist() == pytest.approx(one * 2)

@@ -10,6 +10,7 @@ from slm_lab.agent.algorithm.sarsa import NO_ACTION, transitions
 from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.distribution import Categorical
 from test.conftest import make_agent as make
+from test.conftest import step_agent
 
 
 def q_spec(algo: str = "DQN", memory: str = "Replay", num_envs: int = 1, **algo_kw) -> dict:
@@ -96,11 +97,8 @@ def test_prioritized_loss_is_weighted():
 
 def drive(agent: Agent, env: VecEnv, frames: int) -> None:
     obs = env.reset(seed=0)
-    while env.clock.frame < frames:
-        action = agent.act(obs)
-        nxt, reward, term, trunc, real_next = env.step(action)
-        agent.update(obs, action, reward, real_next, term, trunc)
-        obs = nxt
+    while agent.algorithm.clock.frame < frames:
+        obs = step_agent(agent, env, obs, agent.act(obs))
 
 
 def test_training_cadence_in_frames():
@@ -114,7 +112,7 @@ def test_training_cadence_in_frames():
     agent, env = make(raw)
     drive(agent, env, 40)
     # trains at frames 20, 24, 32 and 40: 4 rounds x 2 batches x 3 steps
-    assert env.clock.opt_step == 24
+    assert agent.algorithm.opt_step == 24
 
 
 def test_target_replaced_every_update_frequency_frames():
@@ -142,7 +140,7 @@ def test_exploration_follows_the_schedule_and_is_off_in_eval():
     agent, env = make(q_spec(training_start_step=10**6))
     a = agent.algorithm
     obs = env.reset(seed=0)
-    env.clock.frame = 50
+    a.clock.frame = 50
     a.act(obs)
     assert a.explore_var == pytest.approx(0.55)
     assert a.report()["explore_var"] == pytest.approx(0.55)

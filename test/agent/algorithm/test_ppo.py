@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from slm_lab.agent import Agent
-from slm_lab.env.vec_env import Clock, VecEnv
+from slm_lab.env.vec_env import VecEnv
+from slm_lab.experiment.loop import Clock
+from slm_lab.experiment.session import make_env
 from slm_lab.spec.validate import validate
-from test.conftest import tiny_ppo
+from test.conftest import step_agent, tiny_ppo
 from test.env.test_vec_env import COUNTER
 
 
@@ -19,7 +21,7 @@ def make_agent(env_name: str = "CartPole-v1", max_t=None, **algo) -> tuple[Agent
     raw["agent"]["algorithm"].update(algo)
     spec, _ = validate(raw)
     clock = Clock(spec["env"]["max_frame"], spec["env"]["num_envs"])
-    env = VecEnv(spec["env"], clock)
+    env = make_env(spec)
     return Agent(spec, env, clock), env
 
 
@@ -32,11 +34,11 @@ def test_targets_bootstrap_through_truncation_not_termination():
     obs = env.reset(seed=0)
     for _ in range(4):
         action = np.zeros(2, np.int64)
-        next_obs, reward, term, trunc, real_next = env.step(action)
-        ready = agent.memory.add(obs, action, reward, real_next, term, trunc)
+        next_obs, reward, term, trunc, real_next, *_ = env.step(action)
+        agent.memory.add(obs, action, reward, real_next, term, trunc)
         obs = next_obs
-    assert ready
-    data = algo.targets(agent.memory.sample())
+    assert agent.memory.size == algo.rollout  # the rollout is complete
+    data = algo.prepare(agent.memory.sample())
     # values 0,1,2,0 | next values 1,2,V(final)=3,1 | trace cut after t=2
     adv = data["adv"].view(4, 2)[:, 0].tolist()
     assert adv == pytest.approx([1.9 + 0.72 * 3.024, 1.8 + 0.72 * 1.7, 1.7, 1.9])
@@ -76,11 +78,8 @@ def test_train_changes_weights_and_counts_steps():
     before = [p.detach().clone() for p in agent.algorithm.nets["actor"].parameters()]
     obs = env.reset(seed=0)
     for _ in range(32):
-        action = agent.act(obs)
-        next_obs, reward, term, trunc, real_next = env.step(action)
-        agent.update(obs, action, reward, real_next, term, trunc)
-        obs = next_obs
-    assert env.clock.opt_step == 3 * (32 * 2 // 16)
+        obs = step_agent(agent, env, obs, agent.act(obs))
+    assert agent.algorithm.opt_step == 3 * (32 * 2 // 16)
     after = list(agent.algorithm.nets["actor"].parameters())
     assert not all(torch.equal(a, b) for a, b in zip(after, before, strict=True))
     assert set(agent.algorithm.stats) == {"loss", "entropy", "clip_eps", "lr"}
@@ -95,7 +94,7 @@ def test_shared_net_and_lr_schedule():
     )
     spec, _ = validate(raw)
     clock = Clock(1000, 2)
-    env = VecEnv(spec["env"], clock)
+    env = make_env(spec)
     agent = Agent(spec, env, clock)
     assert list(agent.nets) == ["net"] and len(agent.algorithm.optims) == 1
     clock.frame = 500

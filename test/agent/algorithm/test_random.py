@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from slm_lab.env.baseline import random_return
-from slm_lab.experiment import control
+from slm_lab.experiment.run import start
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_ppo
 
@@ -17,7 +17,7 @@ def test_random_agent_scores_the_baseline(tmp_path: Path):
     raw["env"]["num_envs"] = 4
     spec, _ = validate(raw)
     spec["name"] = "random_cartpole"
-    _, metrics = control.start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
+    _, metrics = start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
     (run,) = tmp_path.iterdir()
     session = json.loads(
         (run / "info" / "random_cartpole_t0_s0_session_metrics_scalar.json").read_text()

@@ -11,7 +11,7 @@ from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.sac import tanh_log_det
 from slm_lab.agent.net.batch_renorm import BatchRenorm1d
 from slm_lab.env.vec_env import VecEnv
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 from test.conftest import make_agent as make
 from test.conftest import tiny_sac
 
@@ -23,7 +23,7 @@ def collect(agent: Agent, env: VecEnv, steps: int) -> None:
     obs = env.reset(seed=0)
     for _ in range(steps):
         action = agent.act(obs)
-        next_obs, reward, term, trunc, real_next = env.step(agent.to_env(action))
+        next_obs, reward, term, trunc, real_next, *_ = env.step(agent.to_env(action))
         agent.memory.add(obs, action, reward, real_next, term, trunc)
         obs = next_obs
 
@@ -71,9 +71,8 @@ def test_discrete_soft_value_is_the_exact_expectation():
     algo = agent.algorithm
     assert algo.target_entropy == pytest.approx(0.89 * math.log(2))
     logits = torch.tensor([[0.0, math.log(3.0)]])  # pi = (0.25, 0.75)
-    algo.policy = lambda x: logits
     q1, q2 = torch.tensor([[1.0, 4.0]]), torch.tensor([[2.0, 3.0]])
-    value = algo.soft_value([lambda x: q1, lambda x: q2], torch.zeros(1, 4))
+    value = algo.soft_value(torch.min(q1, q2), logits.log_softmax(-1))
     alpha = algo.alpha.item()
     expected = 0.25 * (1.0 - alpha * math.log(0.25)) + 0.75 * (3.0 - alpha * math.log(0.75))
     assert value.item() == pytest.approx(expected)
@@ -84,12 +83,12 @@ def test_sac_trains_critics_actor_and_polyak_targets():
     raw["agent"]["net"].update(polyak_coef=0.5)
     agent, env = make(raw)
     algo = agent.algorithm
-    target_before = [p.clone() for p in algo.targets[0].parameters()]
+    target_before = [p.clone() for p in algo.target_nets.nets[0].parameters()]
     collect(agent, env, 50)
     algo.clock.frame = 200  # past training_start_step
     online = [p.clone() for p in algo.nets["q1"].parameters()]
     actor = [p.clone() for p in algo.nets["actor"].parameters()]
-    algo.learn(agent.memory, True)
+    algo.learn(agent.memory)
     assert all(
         not torch.equal(a, b) for a, b in zip(online, algo.nets["q1"].parameters(), strict=True)
     )
@@ -97,7 +96,10 @@ def test_sac_trains_critics_actor_and_polyak_targets():
         not torch.equal(a, b) for a, b in zip(actor, algo.nets["actor"].parameters(), strict=True)
     )
     for before, p_online, p_target in zip(
-        target_before, algo.nets["q1"].parameters(), algo.targets[0].parameters(), strict=True
+        target_before,
+        algo.nets["q1"].parameters(),
+        algo.target_nets.nets[0].parameters(),
+        strict=True,
     ):
         torch.testing.assert_close(p_target, 0.5 * before + 0.5 * p_online.detach())
 
@@ -129,7 +131,7 @@ def crossq_spec() -> dict:
 def test_crossq_evaluates_current_and_next_in_one_batch():
     agent, env = make(crossq_spec())
     algo = agent.algorithm
-    assert algo.targets == []
+    assert not hasattr(algo, "target_nets")  # no target nets
     collect(agent, env, 40)
     batch = agent.memory.sample()
     seen = []

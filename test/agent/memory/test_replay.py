@@ -9,19 +9,21 @@ from gymnasium.wrappers import FrameStackObservation, TimeLimit
 from slm_lab.agent.memory.base import Layout
 from slm_lab.agent.memory.onpolicy import OnPolicyReplay
 from slm_lab.agent.memory.replay import PrioritizedReplay, Replay
-from slm_lab.env.vec_env import Clock
-from slm_lab.spec.errors import SpecError
+from slm_lab.experiment.loop import Clock
+from slm_lab.lib.errors import ResourceError, SpecError
+from slm_lab.spec.validate import validate
+from test.conftest import tiny_dqn
 
 BOX = gym.spaces.Box(-np.inf, np.inf, (1,), np.float32)
 TWO = gym.spaces.Discrete(2)
 
 
-def layout(num_envs=1, obs_space=BOX, frame_stack=1, max_frame=100, horizon=1) -> Layout:
+def layout(num_envs=1, obs_space=BOX, frame_stack=1, max_frame=100, rollout=1) -> Layout:
     return Layout(
         num_envs=num_envs,
         obs_space=obs_space,
         action_space=TWO,
-        horizon=horizon,
+        rollout=rollout,
         device=torch.device("cpu"),
         clock=Clock(max_frame, num_envs),
         frame_stack=frame_stack,
@@ -103,10 +105,14 @@ def test_cer_puts_the_newest_step_last():
 
 
 def test_memory_that_cannot_fit_is_refused():
-    with pytest.raises(SpecError, match=r"a replay of 100000000000 transitions needs [\d.]+ GiB"):
+    with pytest.raises(
+        ResourceError, match=r"a replay of 100000000000 transitions needs [\d.]+ GiB"
+    ):
         replay(max_size=10**11)
+    raw = tiny_dqn()
+    raw["agent"]["memory"].update(max_size=4, batch_size=8)
     with pytest.raises(SpecError, match="batch_size 8 exceeds max_size 4"):
-        replay(max_size=4, batch_size=8)
+        validate(raw)
 
 
 class Pictures(gym.Env):
@@ -203,20 +209,19 @@ def test_prioritized_sampling_prefers_high_td():
 
 
 def test_on_policy_replay_hands_over_whole_episodes():
-    mem = OnPolicyReplay({}, layout(num_envs=2, horizon=2))
+    mem = OnPolicyReplay({}, layout(num_envs=2, rollout=2))
     ends = [(False, False), (True, False), (False, False), (False, True)]
-    ready = []
+    ready = []  # whether an on-policy algorithm training on 2 episodes would learn now
     for t, (end0, end1) in enumerate(ends):
-        ready.append(
-            mem.add(
-                np.array([[t], [10 + t]], np.float32),
-                np.array([0, 1]),
-                np.array([t, 10 + t], np.float32),
-                np.array([[t + 1], [11 + t]], np.float32),
-                np.array([end0, False]),
-                np.array([False, end1]),
-            )
+        mem.add(
+            np.array([[t], [10 + t]], np.float32),
+            np.array([0, 1]),
+            np.array([t, 10 + t], np.float32),
+            np.array([[t + 1], [11 + t]], np.float32),
+            np.array([end0, False]),
+            np.array([False, end1]),
         )
+        ready.append(mem.size >= 2)
     assert ready == [False, False, False, True]
     batch = mem.sample()
     # env 0's first episode (steps 0-1), then env 1's (steps 0-3); env 0's running one stays

@@ -5,7 +5,7 @@ import torch
 
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.agent.net.base import HeadNet
-from slm_lab.spec.errors import SpecError
+from slm_lab.lib.errors import SpecError
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_ppo
 
@@ -108,7 +108,8 @@ def test_dueling_q_is_value_plus_centred_advantage():
 
 
 def test_dueling_refuses_actor_critic_heads():
-    spec = {"type": "DuelingMLPNet", "hid_layers": [8], "hid_layers_activation": "relu"}
-    spec.update(init_fn=None, layer_norm=False, batch_norm=False, out_layer_activation=None)
+    """Validation keeps dueling nets to Q-learners (one Q head): an actor-critic is refused."""
+    raw = tiny_ppo()
+    raw["agent"]["net"] = {"type": "DuelingMLPNet", "hid_layers": [8]}
     with pytest.raises(SpecError, match="DuelingMLPNet outputs Q-values"):
-        build_net(spec, (3,), [2, 1], [None, None])
+        validate(raw)

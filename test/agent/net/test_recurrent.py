@@ -6,8 +6,9 @@ import torch
 
 from slm_lab.agent.net import build_net
 from slm_lab.agent.net.recurrent import RecurrentNet
-from slm_lab.env.vec_env import Clock, VecEnv, obs_window
-from slm_lab.spec.errors import SpecError
+from slm_lab.env.vec_env import VecEnv
+from slm_lab.experiment.session import obs_window
+from slm_lab.lib.errors import SpecError
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_ppo
 
@@ -34,7 +35,7 @@ def make_net(**net) -> RecurrentNet:
 
 def make_env(window: int = SEQ_LEN) -> VecEnv:
     env_spec = spec()["env"] | {"name": "CartPole-v1", "num_envs": NUM_ENVS}
-    return VecEnv(env_spec, Clock(env_spec["max_frame"], NUM_ENVS), window=window)
+    return VecEnv(env_spec, window=window)
 
 
 def out(net: RecurrentNet, window: np.ndarray) -> torch.Tensor:
@@ -48,7 +49,7 @@ def run_episode(env: VecEnv, action: int):
     actions = np.full(NUM_ENVS, action)
     for _ in range(MAX_STEPS):
         prev = obs
-        obs, _, term, trunc, real_next = env.step(actions)
+        obs, _, term, trunc, real_next, *_ = env.step(actions)
         if term[0] or trunc[0]:
             return prev[0], obs[0], real_next[0]
     raise AssertionError("episode did not end")

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from slm_lab.experiment import SessionsFailed, control
+from slm_lab.experiment import context, trial
+from slm_lab.experiment.run import start
+from slm_lab.lib.errors import SessionsFailed
 from slm_lab.spec.validate import validate
 from test.conftest import CLI, tiny_ppo, write_spec
 from test.experiment.crash_env import CRASH_ID
@@ -23,7 +25,7 @@ def test_crashed_session_keeps_the_others(tmp_path: Path):
     spec, _ = validate(raw)
     spec["name"] = "crash"
     with pytest.raises(SessionsFailed, match="1 of 2 sessions failed"):
-        control.start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
+        start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
     (run,) = tmp_path.iterdir()
     metrics = json.loads((run / "crash_t0_trial_metrics_scalar.json").read_text())
     assert metrics["sessions"] == 1 and metrics["frame"] == 400
@@ -65,12 +67,12 @@ def test_a_session_with_its_final_metrics_is_done_whatever_ended_its_process(tmp
     its handlers): its metrics say it finished, so it counts as done, not failed."""
     spec, _ = validate(tiny_ppo(max_frame=400, max_session=2))
     spec["name"] = "t"
-    ctx = control.context(spec, tmp_path, "train", False, "WARNING")
-    ctx.make_dirs()
+    ctx = context.context(spec, tmp_path, "train", False, "WARNING")
+    ctx.paths.make_dirs()
     (tmp_path / "info" / "t_t0_s0_session_metrics_scalar.json").write_text('{"frame": 400}')
-    trial = control.Trial(spec, ctx)
+    t = trial.Trial(spec, ctx)
     killed = -signal.SIGTERM
-    assert trial.outcome(0, killed) == "done"
-    assert trial.outcome(1, killed) == "failed"
-    assert trial.outcome(1, control.EXIT_INTERRUPTED) == "interrupted"
-    assert trial.outcome(1, 0) == "done"
+    assert t.outcome(0, killed) == "done"
+    assert t.outcome(1, killed) == "failed"
+    assert t.outcome(1, trial.EXIT_INTERRUPTED) == "interrupted"
+    assert t.outcome(1, 0) == "done"
