@@ -14,9 +14,14 @@ separate), V in return units, and the critic's scale.
 import torch
 
 from slm_lab.agent.algorithm.base import OnPolicy
-from slm_lab.agent.algorithm.rollout import numpy, rollout, state_values
+from slm_lab.agent.algorithm.rollout import (
+    gae_advantages,
+    nstep_advantages,
+    rollout,
+    state_values,
+)
 from slm_lab.agent.net import build_net, net_util, policy_net
-from slm_lab.lib.math_util import RunningStats, gae, nstep_returns
+from slm_lab.lib.math_util import RunningStats
 from slm_lab.lib.schedule import Schedule
 
 
@@ -98,14 +103,11 @@ class ActorCritic(OnPolicy):
         """Advantages by GAE (lam) or n-step returns minus V, and the rest of learning_batch."""
         steps = rollout(batch)
         v, next_v, raw_v = self.values(batch)
-        reward, v_np, next_np, term, dones = numpy(
-            steps["reward"], v, next_v, steps["terminated"], steps["dones"]
-        )
         if self.lam is not None:
-            adv = gae(reward, v_np, next_np, term, dones, self.gamma, self.lam)
+            adv = gae_advantages(steps, v, next_v, self.gamma, self.lam)
         else:
-            adv = nstep_returns(reward, next_np, term, dones, self.gamma, self.nstep) - v_np
-        return self.learning_batch(steps, torch.from_numpy(adv).to(self.device), v, raw_v)
+            adv = nstep_advantages(steps, v, next_v, self.gamma, self.nstep)
+        return self.learning_batch(steps, adv.to(self.device), v, raw_v)
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:
         data = self.prepare(batch)

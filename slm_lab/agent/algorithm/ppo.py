@@ -13,8 +13,7 @@ The nets, V in return units and the critic's scale (`normalize_v_targets`) are A
 import torch
 
 from slm_lab.agent.algorithm.actor_critic import ActorCritic
-from slm_lab.agent.algorithm.rollout import numpy, rollout
-from slm_lab.lib.math_util import gae
+from slm_lab.agent.algorithm.rollout import gae_advantages, rollout
 from slm_lab.lib.schedule import Schedule
 
 ADV_EPS = 1e-8
@@ -32,12 +31,9 @@ class PPO(ActorCritic):
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Steps 1-3, flat over (time, env)."""
         steps = rollout(batch)
-        v, next_v, raw_v = self.values(batch)
-        reward, v_np, next_np, term, dones = numpy(
-            steps["reward"], v, next_v, steps["terminated"], steps["dones"]
-        )
-        adv = gae(reward, v_np, next_np, term, dones, self.gamma, self.lam)
-        return self.learning_batch(steps, torch.from_numpy(adv).to(self.device), v, raw_v)
+        v, next_v, raw_v = self.values(batch)  # 1.
+        adv = gae_advantages(steps, v, next_v, self.gamma, self.lam)  # 2.
+        return self.learning_batch(steps, adv.to(self.device), v, raw_v)  # returns = A + V, 3.
 
     def loss(
         self, mb: dict[str, torch.Tensor], clip_eps: float, ent_coef: float

@@ -4,6 +4,8 @@ OnPolicyBatchReplay, or whole episodes of OnPolicyReplay laid end to end as one 
 import numpy as np
 import torch
 
+from slm_lab.lib.math_util import gae, nstep_returns
+
 
 def rollout(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """obs, action, reward, terminated and dones (terminated or truncated), (time, env)."""
@@ -37,3 +39,20 @@ def state_values(batch: dict[str, torch.Tensor], value_fn) -> tuple[torch.Tensor
 
 def numpy(*tensors: torch.Tensor) -> list[np.ndarray]:
     return [t.detach().cpu().numpy() for t in tensors]
+
+
+def gae_advantages(steps: dict, v: torch.Tensor, next_v: torch.Tensor, gamma: float, lam: float):
+    """GAE of a (time, env) rollout from V(s) and V(s') in return units (lib/math_util.py):
+    bootstraps through truncation, never through termination."""
+    reward, v, next_v, term, dones = numpy(
+        steps["reward"], v, next_v, steps["terminated"], steps["dones"]
+    )
+    return torch.from_numpy(gae(reward, v, next_v, term, dones, gamma, lam))
+
+
+def nstep_advantages(steps: dict, v: torch.Tensor, next_v: torch.Tensor, gamma: float, n: int):
+    """n-step returns minus V(s), cut at episode ends, bootstrapping from V(s')."""
+    reward, v, next_v, term, dones = numpy(
+        steps["reward"], v, next_v, steps["terminated"], steps["dones"]
+    )
+    return torch.from_numpy(nstep_returns(reward, next_v, term, dones, gamma, n) - v)
