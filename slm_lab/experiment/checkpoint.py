@@ -31,9 +31,15 @@ KEYS = ("format", "frame", "opt_step", "wall_t", "algorithm", "memory", "env", "
 
 
 def save(obj: object, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """Write through a hidden temp file and rename: readers (and a push listing the folder) see
+    the old file or the new one, never a part; a failed write leaves no temp file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load(path: Path, mmap: bool = False) -> dict:

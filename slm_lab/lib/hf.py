@@ -113,6 +113,17 @@ def upload_paths(run_dir: Path, resume: bool) -> list[str]:
     return [f for f in keep if not any(fnmatch.fnmatch(f, pat) for pat in RESUME_ONLY)]
 
 
+def add_op(add: type, base: str, run_dir: Path, name: str):
+    """The commit operation for one file, or None when it went between listing and reading (a
+    running lab replaces and deletes files while the remote job pushes)."""
+    try:
+        return add(f"{base}/{name}", str(run_dir / name))
+    except ValueError:
+        if (run_dir / name).exists():
+            raise
+        return None
+
+
 def check_push(repo: str | None) -> tuple[str, str]:
     """The repo and token a push needs, or the error that says how to set them."""
     return repo_id(repo), token()
@@ -141,7 +152,7 @@ def push(
 
     base = f"{PREFIX}/{run_dir.name}"
     files = upload_paths(run_dir, resume)
-    ops = [CommitOperationAdd(f"{base}/{f}", str(run_dir / f)) for f in files]
+    ops = [op for f in files if (op := add_op(CommitOperationAdd, base, run_dir, f))]
     ops.append(CommitOperationAdd(f"{base}/README.md", readme(run_dir).encode()))
     hub = ensure_repo(repo, key)
     retried(

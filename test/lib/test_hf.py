@@ -119,3 +119,18 @@ def test_repo_and_token_are_asked_for_before_anything(monkeypatch, run: Path, tm
     monkeypatch.setenv("HF_HOME", str(tmp_path / "home"))
     with pytest.raises(UsageError, match="pushing needs a HuggingFace token"):
         hf.push(run, REPO, card)
+
+
+def test_a_file_gone_between_listing_and_reading_is_left_out(
+    hub: HubServer, run: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A running lab renames and deletes files while the remote job pushes: a listed file that is
+    gone by the time it is read is skipped, the rest go in one commit."""
+    gone = run / "model" / "tiny_t0_s0_actor_model.pt"
+    listed = hf.upload_paths(run, resume=True)
+    monkeypatch.setattr(hf, "upload_paths", lambda *_: listed)
+    gone.unlink()
+    paths = hf.push(run, None, card, resume=True)
+    assert f"data/{run.name}/model/tiny_t0_s0_resume.pt" in paths
+    assert not any(p.endswith("tiny_t0_s0_actor_model.pt") for p in paths)
+    assert len(hub.store.commits) == 1

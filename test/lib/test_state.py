@@ -137,3 +137,24 @@ def test_garbage_file_is_a_clear_error(tmp_path):
     checkpoint.save({"format": 99}, path)
     with pytest.raises(checkpoint.CheckpointError, match="not a resume checkpoint of format 1"):
         checkpoint.check(checkpoint.load(path), path)
+
+
+def test_a_checkpoint_write_is_whole_or_absent_and_leaves_no_temp_file(tmp_path, monkeypatch):
+    """The temp file is hidden while written (a push skips hidden files) and removed when the
+    write fails; the previous file stays as it was."""
+    path = tmp_path / "a_resume.pt"
+    checkpoint.save({"frame": 1}, path)
+    seen = []
+
+    def failing_save(obj, tmp):
+        seen.append(tmp.name)
+        tmp.write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(checkpoint.torch, "save", failing_save)
+    with pytest.raises(OSError, match="No space left"):
+        checkpoint.save({"frame": 2}, path)
+    assert seen == [".a_resume.pt.tmp"]
+    assert [p.name for p in tmp_path.iterdir()] == ["a_resume.pt"]
+    monkeypatch.undo()
+    assert checkpoint.load(path) == {"frame": 1}
