@@ -98,3 +98,11 @@ def test_the_checks_see_a_planted_upward_import_and_cycle(tmp_path: Path):
         "slm_lab.experiment.analysis",
         "slm_lab.lib.planted",
     ]
+
+
+MAX_LINES = 450  # a module past this holds more than one job: split it by responsibility
+
+
+def test_no_module_is_over_the_line_limit():
+    long = {m: n for m, p in MODULES.items() if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert long == {}
