@@ -1,6 +1,11 @@
-"""Return and advantage estimators on (time, env) arrays."""
+"""Return and advantage estimators on (time, env) arrays; the symlog value transform."""
+
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 STATS_EPS = 1e-4  # prior count of the running statistics
 VAR_EPS = 1e-8  # keeps the running std above zero
@@ -69,6 +74,12 @@ def nstep_returns(
         alive[:rows] &= ~last
         discount *= gamma
     return returns
+
+
+def symlog(x: "torch.Tensor") -> "torch.Tensor":
+    """sign(x) log(1 + |x|) (DreamerV3, Hafner et al. 2023): compresses large values, keeps sign
+    and small values, so a loss on it sees returns of any scale alike."""
+    return x.sign() * x.abs().log1p()
 
 
 class RunningStats:

@@ -64,6 +64,7 @@ _PPO = {
     "training_epoch": 4,
     "clip_vloss": False,
     "normalize_advantages": True,
+    "symlog": False,
 }
 _DQN = {
     **_COMMON,

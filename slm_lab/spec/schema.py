@@ -69,6 +69,7 @@ ALGORITHM_FIELDS = {
     "normalize_v_targets": BOOL,
     "normalize_advantages": BOOL,
     "clip_vloss": BOOL,
+    "symlog": BOOL,
     "center_return": BOOL,
     "time_horizon": pos_int(),
     "minibatch_size": pos_int(),

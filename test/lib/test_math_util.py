@@ -1,10 +1,13 @@
 """GAE, n-step and Monte-Carlo returns against hand-computed values, with terminated and truncated
 ends; running statistics against numpy."""
 
+import math
+
 import numpy as np
 import pytest
+import torch
 
-from slm_lab.lib.math_util import RunningStats, discounted_returns, gae, nstep_returns
+from slm_lab.lib.math_util import RunningStats, discounted_returns, gae, nstep_returns, symlog
 
 GAMMA, LAM = 0.9, 0.8
 
@@ -82,3 +85,9 @@ def test_running_stats_match_numpy_over_all_batches():
     all_x = np.concatenate(batches)
     assert stats.mean == pytest.approx(all_x.mean(), rel=1e-4)
     assert stats.var == pytest.approx(all_x.var(), rel=1e-3)
+
+
+def test_symlog_by_hand():
+    x = torch.tensor([0.0, math.e - 1, -(math.e**2 - 1), 0.5, -1e6])
+    expected = [0.0, 1.0, -2.0, math.log(1.5), -math.log(1e6 + 1)]
+    assert symlog(x).tolist() == pytest.approx(expected, rel=1e-6)

@@ -6,6 +6,8 @@ One rollout of `time_horizon` vector steps arrives as a batch; then, as in the p
 3. log-probs of the taken actions under the policy that collected them;
 4. `training_epoch` passes over shuffled minibatches minimising
    -min(r A, clip(r, 1 - eps, 1 + eps) A) - c_H H + c_V L(V, R), with r = pi / pi_old.
+With `symlog`, the value loss compares symlog(V) with symlog(R) (and clips in that space), as the
+original lab does (DreamerV3's compression); the critic still outputs V, untransformed.
 The nets, V in return units and the critic's scale (`normalize_v_targets`) are A2C's
 (actor_critic.py); any action distribution.
 """
@@ -14,6 +16,7 @@ import torch
 
 from slm_lab.agent.algorithm.actor_critic import ActorCritic
 from slm_lab.agent.algorithm.rollout import gae_advantages, rollout
+from slm_lab.lib.math_util import symlog
 from slm_lab.lib.schedule import Schedule
 
 ADV_EPS = 1e-8
@@ -48,10 +51,13 @@ class PPO(ActorCritic):
         ratio = (logp - mb["old_logp"]).exp()
         surrogate = torch.min(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
         policy_loss = -surrogate.mean()
-        val_loss = self.loss_fn(v, mb["ret"])
+        ret, old_v = mb["ret"], mb["old_v"]
+        if self.spec["symlog"]:
+            v, ret, old_v = symlog(v), symlog(ret), symlog(old_v)
+        val_loss = self.loss_fn(v, ret)
         if self.spec["clip_vloss"]:
-            v_clip = mb["old_v"] + (v - mb["old_v"]).clamp(-clip_eps, clip_eps)
-            val_loss = torch.max(val_loss, self.loss_fn(v_clip, mb["ret"]))
+            v_clip = old_v + (v - old_v).clamp(-clip_eps, clip_eps)
+            val_loss = torch.max(val_loss, self.loss_fn(v_clip, ret))
         s = self.spec
         return (
             s["policy_loss_coef"] * policy_loss

@@ -48,15 +48,25 @@ def test_targets_bootstrap_through_truncation_not_termination():
     assert data["old_logp"].tolist() == pytest.approx([math.log(0.5)] * 8)
 
 
+LN15, LN2 = math.log(1.5), math.log(2)  # symlog(0.5), symlog(1)
+# symlog: V [ln 1.5, 0], R [ln 2, ln 2], old V [0, ln 1.5]; clipped V [0.2, ln 1.5 - 0.2]
+SYMLOG_MSE = ((LN15 - LN2) ** 2 + LN2**2) / 2
+SYMLOG_CLIPPED = (max((LN15 - LN2) ** 2, (0.2 - LN2) ** 2) + LN2**2) / 2
+
+
 @pytest.mark.parametrize(
-    ("clip_vloss", "expected"),
+    ("clip_vloss", "use_symlog", "expected"),
     [
-        (False, -0.1 - 0.01 * math.log(2) + 0.5 * 0.625),
-        (True, -0.1 - 0.01 * math.log(2) + 0.5 * 0.82),
+        (False, False, -0.1 - 0.01 * math.log(2) + 0.5 * 0.625),
+        (True, False, -0.1 - 0.01 * math.log(2) + 0.5 * 0.82),
+        (False, True, -0.1 - 0.01 * math.log(2) + 0.5 * SYMLOG_MSE),
+        (True, True, -0.1 - 0.01 * math.log(2) + 0.5 * SYMLOG_CLIPPED),
     ],
 )
-def test_loss_by_hand(clip_vloss: bool, expected: float):
-    agent, _ = make_agent(normalize_advantages=False, clip_vloss=clip_vloss, val_loss_coef=0.5)
+def test_loss_by_hand(clip_vloss: bool, use_symlog: bool, expected: float):
+    agent, _ = make_agent(
+        normalize_advantages=False, clip_vloss=clip_vloss, val_loss_coef=0.5, symlog=use_symlog
+    )
     algo = agent.algorithm
     algo.forward = lambda x: (torch.zeros(2, 2), torch.tensor([0.5, 0.0]))
     mb = {
