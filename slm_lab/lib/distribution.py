@@ -20,6 +20,10 @@ LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # keeps exp(log_std) finite and positive
 LOG_2PI = math.log(2 * math.pi)
 BETA_EPS = 1e-6  # Beta samples are kept inside (0, 1), where the log-density is finite
 GUMBEL_TAU = 1.0  # temperature of the relaxed one-hot sample
+# Gumbel and LogNormal clamp their log scale as the original lab did for all its continuous ones
+LOG_SCALE_MIN, LOG_SCALE_MAX = -5.0, 2.0
+EULER_GAMMA = 0.5772156649015329  # the Gumbel's entropy constant
+POSITIVE_EPS = 1e-8  # LogNormal log-probs of actions at or below zero (clipped, or rounded)
 
 
 class Categorical:
@@ -203,6 +207,64 @@ class MultivariateNormal(Continuous):
         return self.dist(out).entropy()
 
 
+class LocScale(Continuous):
+    """A location and a log scale per dimension from the net, the log scale clamped to
+    [LOG_SCALE_MIN, LOG_SCALE_MAX]; with `net.log_std_init` the log scale is a learnt parameter."""
+
+    def __init__(self, space: gym.spaces.Box) -> None:
+        super().__init__(space)
+        self.param_dim = 2 * self.action_dim
+
+    @staticmethod
+    def split(out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        loc, log_scale = out.chunk(2, -1)
+        return loc, log_scale.clamp(LOG_SCALE_MIN, LOG_SCALE_MAX)
+
+
+class Gumbel(LocScale):
+    """Gumbel(loc, scale) per dimension: density exp(-(z + exp(-z))) / scale, z = (x - loc) / scale;
+    the greedy action is its mode, loc."""
+
+    def sample(self, out: torch.Tensor) -> torch.Tensor:
+        loc, log_scale = self.split(out)
+        noise = -torch.empty_like(loc).exponential_().log()  # -log(Exp(1)) is Gumbel(0, 1)
+        return loc + log_scale.exp() * noise
+
+    def greedy(self, out: torch.Tensor) -> torch.Tensor:
+        return self.split(out)[0]
+
+    def log_prob(self, out: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        loc, log_scale = self.split(out)
+        z = (actions - loc) * (-log_scale).exp()
+        return (-(z + (-z).exp()) - log_scale).sum(-1)
+
+    def entropy(self, out: torch.Tensor) -> torch.Tensor:
+        return (self.split(out)[1] + 1.0 + EULER_GAMMA).sum(-1)
+
+
+class LogNormal(LocScale):
+    """exp(Normal(loc, scale)) per dimension, so actions are positive; the greedy action is its
+    mode, exp(loc - scale^2)."""
+
+    def sample(self, out: torch.Tensor) -> torch.Tensor:
+        loc, log_scale = self.split(out)
+        return (loc + log_scale.exp() * torch.randn_like(loc)).exp()
+
+    def greedy(self, out: torch.Tensor) -> torch.Tensor:
+        loc, log_scale = self.split(out)
+        return (loc - (2 * log_scale).exp()).exp()
+
+    def log_prob(self, out: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        loc, log_scale = self.split(out)
+        log_x = actions.clamp(min=POSITIVE_EPS).log()
+        z = (log_x - loc) * (-log_scale).exp()
+        return (-0.5 * z.square() - log_scale - 0.5 * LOG_2PI - log_x).sum(-1)
+
+    def entropy(self, out: torch.Tensor) -> torch.Tensor:
+        loc, log_scale = self.split(out)
+        return (loc + 0.5 + 0.5 * LOG_2PI + log_scale).sum(-1)
+
+
 class MultiCategorical:
     """One Categorical per dimension of a MultiDiscrete space, each with its own logits."""
 
@@ -277,6 +339,8 @@ PDTYPES = {
         "Normal": Normal,
         "Beta": Beta,
         "MultivariateNormal": MultivariateNormal,
+        "Gumbel": Gumbel,
+        "LogNormal": LogNormal,
     },
     gym.spaces.MultiDiscrete: {"default": MultiCategorical, "MultiCategorical": MultiCategorical},
     gym.spaces.MultiBinary: {"default": Bernoulli, "Bernoulli": Bernoulli},

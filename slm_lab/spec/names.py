@@ -17,6 +17,8 @@ PDTYPES = (
     "Normal",
     "Beta",
     "MultivariateNormal",
+    "Gumbel",
+    "LogNormal",
     "MultiCategorical",
     "Bernoulli",
 )

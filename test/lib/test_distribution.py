@@ -12,7 +12,9 @@ from slm_lab.lib.distribution import (
     Bernoulli,
     Beta,
     Categorical,
+    Gumbel,
     GumbelSoftmax,
+    LogNormal,
     MultiCategorical,
     MultivariateNormal,
     Normal,
@@ -100,6 +102,61 @@ def test_beta_matches_torch():
     assert ((samples > 0) & (samples < 1)).all()
 
 
+ONE = gym.spaces.Box(-1.0, 1.0, (1,))
+EULER = 0.5772156649015329
+
+
+def test_gumbel_by_hand():
+    """loc 1, scale e (log scale 1): at x = 1 + e, z = 1 and log p = -(1 + 1/e) - 1."""
+    pd = Gumbel(ONE)
+    out = torch.tensor([[1.0, 1.0], [0.0, 0.0]])
+    actions = torch.tensor([[1.0 + np.e], [0.0]])
+    close(pd.log_prob(out, actions), torch.tensor([-(1 + 1 / np.e) - 1, -1.0]))
+    close(pd.entropy(out), torch.tensor([1 + 1 + EULER, 1 + EULER]))
+    close(pd.greedy(out), torch.tensor([[1.0], [0.0]]))  # the mode
+
+
+def test_lognormal_by_hand():
+    """loc 0, scale 1: at x = e, log p = -1/2 - 0 - log(2 pi)/2 - 1; entropy 1/2 + log(2 pi)/2;
+    mode exp(loc - scale^2): exp(-1); loc 1, scale e^0.5: exp(1 - e)."""
+    pd = LogNormal(ONE)
+    out = torch.tensor([[0.0, 0.0], [1.0, 0.5]])
+    log_2pi = float(np.log(2 * np.pi))
+    actions = torch.tensor([[float(np.e)], [1.0]])
+    # second row: log x = 0, z = -1 / e^0.5, log p = -1/(2e) - 0.5 - log(2 pi)/2
+    expected = torch.tensor([-0.5 - 0.5 * log_2pi - 1, -0.5 / np.e - 0.5 - 0.5 * log_2pi])
+    close(pd.log_prob(out, actions), expected)
+    close(pd.entropy(out), torch.tensor([0.5 + 0.5 * log_2pi, 1 + 0.5 + 0.5 * log_2pi + 0.5]))
+    close(pd.greedy(out), torch.tensor([[float(np.exp(-1))], [float(np.exp(1 - np.e))]]))
+
+
+@pytest.mark.parametrize(("cls", "ref_cls"), [(Gumbel, D.Gumbel), (LogNormal, D.LogNormal)])
+def test_loc_scale_match_torch_summed_over_dims(cls, ref_cls):
+    pd = cls(BOX)
+    out = torch.randn(BATCH, 4) / 2
+    loc, log_scale = out.chunk(2, -1)
+    ref = D.Independent(ref_cls(loc, log_scale.exp()), 1)
+    actions = ref.sample()
+    close(pd.log_prob(out, actions), ref.log_prob(actions))
+    close(pd.entropy(out), ref.entropy())
+
+
+@pytest.mark.parametrize(("cls", "ref_cls"), [(Gumbel, D.Gumbel), (LogNormal, D.LogNormal)])
+def test_loc_scale_sample_moments(cls, ref_cls):
+    out = torch.tensor([[0.3, np.log(0.5)]]).expand(DRAWS, 2)
+    x = cls(ONE).sample(out)
+    ref = ref_cls(torch.tensor(0.3), torch.tensor(0.5))
+    assert x.mean().item() == pytest.approx(ref.mean.item(), abs=0.02)
+    assert x.std().item() == pytest.approx(ref.stddev.item(), rel=0.05)
+
+
+def test_loc_scale_clamps_the_log_scale_as_the_original():
+    """The original lab clamps every continuous log scale to [-5, 2] before exp."""
+    pd = Gumbel(ONE)
+    wide = torch.tensor([[0.0, 10.0], [0.0, -10.0]])
+    close(pd.entropy(wide), torch.tensor([2 + 1 + EULER, -5 + 1 + EULER]))
+
+
 def test_beta_needs_bounds():
     with pytest.raises(SpecError, match="finite bounds"):
         Beta(gym.spaces.Box(-np.inf, np.inf, (2,)))
@@ -164,6 +221,8 @@ def test_unbounded_actions_pass_through():
         (gym.spaces.Discrete(2), "default", Categorical),
         (BOX, "default", Normal),
         (BOX, "Beta", Beta),
+        (BOX, "Gumbel", Gumbel),
+        (BOX, "LogNormal", LogNormal),
         (gym.spaces.MultiDiscrete([2, 2]), "default", MultiCategorical),
         (gym.spaces.MultiBinary(2), "default", Bernoulli),
     ],

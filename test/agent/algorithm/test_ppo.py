@@ -119,3 +119,17 @@ def test_greedy_action_is_argmax():
     samples = np.stack([agent.act(np.zeros((2, 4), np.float32)) for _ in range(2000)])
     # softmax([0, 3]) puts 0.953 on action 1
     assert samples[:, 0].mean() == pytest.approx(math.exp(3) / (1 + math.exp(3)), abs=0.02)
+
+
+@pytest.mark.parametrize("pdtype", ["Gumbel", "LogNormal"])
+def test_trains_with_the_originals_continuous_distributions(pdtype: str):
+    agent, env = make_agent("Pendulum-v1", action_pdtype=pdtype, time_horizon=16, minibatch_size=16)
+    obs = env.reset(seed=0)
+    for _ in range(16):
+        action = agent.act(obs)
+        assert np.abs(agent.to_env(action)).max() <= 2.0  # Pendulum's bounds
+        obs = step_agent(agent, env, obs, action)
+    # 2 epochs x 2 minibatches of 16 from 16 steps x 2 envs
+    assert agent.algorithm.opt_step == 2 * 2 and np.isfinite(agent.algorithm.stats["loss"])
+    if pdtype == "LogNormal":
+        assert (action > 0).all()
