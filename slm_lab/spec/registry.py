@@ -179,6 +179,13 @@ NETS: dict[str, NetEntry] = {
     "TorchArcNet": NetEntry("torcharc_net", {"arc": None, "arc_file": None}),
 }
 
+# the lab's own torch modules an arc (TorchArcNet) may name, found by torcharc in torch.nn:
+# class name -> its module in slm_lab.agent.net (registered by torcharc_net.register_arc_modules)
+ARC_MODULES: dict[str, str] = {
+    "WeightNormLinear": "weight_norm",
+    "LazyWeightNormLinear": "weight_norm",
+}
+
 _REPLAY = {"batch_size": 32, "max_size": 10000, "use_cer": False}
 MEMORIES: dict[str, MemoryEntry] = {
     "Replay": MemoryEntry("replay", _REPLAY, on_policy=False),

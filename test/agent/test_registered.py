@@ -36,6 +36,17 @@ def test_every_memory_stores_and_samples(name: str):
         assert cls.prioritized == (name == "PrioritizedReplay")
 
 
+@pytest.mark.parametrize("name", list(registry.ARC_MODULES))
+def test_every_arc_module_is_a_module_torcharc_finds(name: str):
+    from slm_lab.agent.net.torcharc_net import register_arc_modules
+
+    register_arc_modules()
+    register_arc_modules()  # idempotent
+    module = f"slm_lab.agent.net.{registry.ARC_MODULES[name]}"
+    cls = getattr(nn, name)
+    assert issubclass(cls, nn.Module) and cls.__name__ == name and cls.__module__ == module
+
+
 def test_the_spec_names_are_the_registrations():
     assert tuple(registry.ALGORITHMS) == names.ALGORITHMS
     assert tuple(registry.NETS) == names.NETS

@@ -1,11 +1,24 @@
-"""TorchArcNet: a body built by the torcharc package from the spec's `arc` block or `arc_file`."""
+"""TorchArcNet: a body built by the torcharc package from the spec's `arc` block or `arc_file`;
+an arc may name torch.nn modules and the lab's own (spec/registry.py:ARC_MODULES)."""
+
+import importlib
 
 import torch
 import torcharc
+from torch import nn
 
 from slm_lab.agent.net import net_util
 from slm_lab.agent.net.base import HeadNet
 from slm_lab.lib.errors import SpecError
+from slm_lab.spec import registry
+
+
+def register_arc_modules() -> None:
+    """Put the lab's own modules in torch.nn, where torcharc looks names up (idempotent)."""
+    for name, module in registry.ARC_MODULES.items():
+        cls = getattr(importlib.import_module(f"slm_lab.agent.net.{module}"), name)
+        if getattr(nn, name, None) is not cls:
+            torcharc.register_nn(cls)
 
 
 def arc_of(net_spec: dict, role: str | None) -> dict | str:
@@ -24,6 +37,7 @@ class TorchArcNet(HeadNet):
         head_stds,
         role: str | None = None,
     ) -> None:
+        register_arc_modules()
         try:
             body = torcharc.build(arc_of(net_spec, role))
             with torch.no_grad():
