@@ -172,6 +172,7 @@ NETS: dict[str, NetEntry] = {
             "rnn_hidden_size": 64,
             "rnn_num_layers": 1,
             "seq_len": 4,
+            "bidirectional": False,
         },
     ),
     "DuelingMLPNet": NetEntry("mlp", _MLP, dueling=True),

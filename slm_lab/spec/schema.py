@@ -107,6 +107,7 @@ NET_FIELDS = {
     "rnn_hidden_size": pos_int(),
     "rnn_num_layers": pos_int(),
     "seq_len": pos_int(),
+    "bidirectional": BOOL,
     "hid_layers_activation": Field("str", choices=tuple(names.ACTIVATIONS)),
     "out_layer_activation": Field("any", nullable=True),
     "init_fn": Field("str", nullable=True, choices=names.INIT_FNS),

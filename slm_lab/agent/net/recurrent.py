@@ -1,4 +1,5 @@
-"""RecurrentNet: an RNN/LSTM/GRU over the env's observation window, one head per output."""
+"""RecurrentNet: an RNN/LSTM/GRU over the env's observation window, one head per output; with
+`bidirectional`, the window is also read newest to oldest."""
 
 import torch
 from torch import nn
@@ -11,18 +12,22 @@ SEQ_AXES = 2  # (batch, seq) lead every window
 
 
 class RecurrentBody(nn.Module):
-    """Per-step MLP, then the RNN; returns the RNN output at the window's last step."""
+    """Per-step MLP, then the RNN; returns the RNN's output after it has read the whole window:
+    at the newest step, and for a bidirectional RNN also the backward pass's at the oldest."""
 
     def __init__(self, fc: nn.Sequential, rnn: nn.RNNBase) -> None:
         super().__init__()
         self.fc = fc
         self.rnn = rnn
+        self.hidden = rnn.hidden_size
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         batch, seq = x.shape[:SEQ_AXES]
         steps = self.fc(x.reshape(batch * seq, -1))  # one row per step, so batch_norm sees steps
         out, _ = self.rnn(steps.view(batch, seq, -1))
-        return out[:, -1]
+        if not self.rnn.bidirectional:
+            return out[:, -1]
+        return torch.cat([out[:, -1, : self.hidden], out[:, 0, self.hidden :]], -1)
 
 
 def check_window(in_shape: tuple[int, ...], seq_len: int) -> None:
@@ -56,5 +61,7 @@ class RecurrentNet(HeadNet):
             hidden_size=hidden,
             num_layers=net_spec["rnn_num_layers"],
             batch_first=True,
+            bidirectional=net_spec["bidirectional"],
         )
-        super().__init__(RecurrentBody(fc, rnn), hidden, net_spec, out_dims, head_stds)
+        out_dim = hidden * (2 if rnn.bidirectional else 1)
+        super().__init__(RecurrentBody(fc, rnn), out_dim, net_spec, out_dims, head_stds)

@@ -134,3 +134,25 @@ def test_net_after_episode_start_ignores_previous_episode():
     assert not torch.allclose(out(net, win_a), out(net, changed))
     env_a.close()
     env_b.close()
+
+
+@pytest.mark.parametrize("cell_type", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("layers", [1, 2])
+def test_bidirectional_reads_the_window_both_ways(cell_type: str, layers: int):
+    """The body gives both directions' final hidden states: forward after the newest step,
+    backward after the oldest (h_n of the last layer), 2 x rnn_hidden_size wide."""
+    hidden = 8
+    net = make_net(
+        cell_type=cell_type, bidirectional=True, rnn_hidden_size=hidden, rnn_num_layers=layers
+    )
+    assert net.body.rnn.bidirectional and net.heads[0].in_features == 2 * hidden
+    x = torch.randn(BATCH, SEQ_LEN, OBS_DIM)
+    with torch.no_grad():
+        _, h_n = net.body.rnn(x)
+        h_n = h_n[0] if cell_type == "LSTM" else h_n
+        torch.testing.assert_close(net.body(x), torch.cat([h_n[-2], h_n[-1]], -1))
+        for k in range(SEQ_LEN):
+            perturbed = x.clone()
+            perturbed[:, k] += EPS
+            assert not torch.allclose(net(x), net(perturbed))
+    assert not make_net(cell_type=cell_type).body.rnn.bidirectional  # off by default
