@@ -176,6 +176,8 @@ NETS: dict[str, NetEntry] = {
         },
     ),
     "DuelingMLPNet": NetEntry("mlp", _MLP, dueling=True),
+    # [[head widths], body widths, [tail widths per output]]: see agent/net/mlp.py
+    "HydraMLPNet": NetEntry("mlp", {"hid_layers": [[[64]], [64], []]}),
     "DuelingConvNet": NetEntry("conv", _CONV, dueling=True),
     "TorchArcNet": NetEntry("torcharc_net", {"arc": None, "arc_file": None}),
 }

@@ -133,6 +133,8 @@ NET_FIELDS = {
     "actor_arc": Field("dict", nullable=True),
     "critic_arc": Field("dict", nullable=True),
 }
+# keys a net type reads differently: HydraMLPNet's hid_layers is [[head], body, [tails]]
+NET_TYPE_FIELDS = {"HydraMLPNet": {"hid_layers": Field("list")}}
 NET_PREFIXES = ("actor_", "critic_")
 NET_DEFAULTS: dict[str, Any] = {
     "shared": False,

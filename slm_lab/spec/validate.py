@@ -12,11 +12,13 @@ from slm_lab.spec.fields import (
     check_section,
     require,
     to_float,
+    to_int,
     type_error,
 )
 
 EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_spec
 MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
+HYDRA_PARTS = 3  # HydraMLPNet's hid_layers: heads, body, tails
 
 
 def unwrap_legacy(spec: dict, v: Validator) -> dict:
@@ -117,7 +119,8 @@ def check_memory(memory: dict, algo_name: str, v: Validator) -> dict:
 
 def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = None) -> dict:
     require(net, ("type",), path)
-    net = check_section(net, S.NET_FIELDS, path, v)
+    fields = {**S.NET_FIELDS, **S.NET_TYPE_FIELDS.get(str(net["type"]), {})}
+    net = check_section(net, fields, path, v)
     net["gpu"] = check_gpu(net.get("gpu", "auto"), f"{path}.gpu")
     check_activations(net.get("out_layer_activation"), f"{path}.out_layer_activation")
     out = {
@@ -139,6 +142,8 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
         net.get(k) for k in ("arc", "arc_file", "actor_arc", "critic_arc")
     ):
         raise SpecError("TorchArcNet needs an arc block or an arc_file", path)
+    if net["type"] == "HydraMLPNet":
+        out["hid_layers"] = check_hydra_layers(out["hid_layers"], f"{path}.hid_layers")
     if "conv_hid_layers" in out:
         check_conv_layers(out["conv_hid_layers"], f"{path}.conv_hid_layers")
     for key in (k for k in out if k.endswith("lr_scheduler_spec")):
@@ -160,6 +165,45 @@ def check_conv_layers(layers: list, path: str) -> None:
             raise SpecError(
                 f"conv layer arguments must be non-negative integers, got {entry}", where
             )
+
+
+def check_hydra_layers(layers: object, path: str) -> list:
+    """[[head widths], body widths, [tail widths, ...]]: one head (an agent has one env), a
+    non-empty body, and tails that each start at the body's last width."""
+    shape = "[[head widths], body widths, [tail widths per output]], e.g. [[[64]], [64], []]"
+    if not (isinstance(layers, list) and len(layers) == HYDRA_PARTS):
+        raise type_error(path, shape, layers)
+    heads, body, tails = layers
+    if not isinstance(heads, list) or len(heads) != 1:
+        raise SpecError(
+            f"one head per input, and an agent here has one (its env's observation): "
+            f"give one head, e.g. [[64]]; got {heads!r}",
+            f"{path}[0]",
+        )
+    head = widths(heads[0], f"{path}[0][0]")
+    body = widths(body, f"{path}[1]")
+    if not isinstance(tails, list):
+        raise type_error(f"{path}[2]", "a list of tails (lists of widths)", tails)
+    tails = [widths(t, f"{path}[2][{i}]") for i, t in enumerate(tails)]
+    for i, tail in enumerate(tails):
+        if tail[0] != body[-1]:
+            raise SpecError(
+                f"a tail starts at the body's last width ({body[-1]}), as the original lab "
+                f"reads it: [{body[-1]}, ...]; got {tail}",
+                f"{path}[2][{i}]",
+            )
+    return [[head], body, tails]
+
+
+def widths(value: object, path: str) -> list[int]:
+    """A non-empty list of layer widths."""
+    if not isinstance(value, list) or not value:
+        raise type_error(path, "a non-empty list of layer widths", value)
+    out = [to_int(x, f"{path}[{i}]") for i, x in enumerate(value)]
+    for i, width in enumerate(out):
+        if width < 1:
+            raise SpecError(f"layer widths must be >= 1, got {width}", f"{path}[{i}]")
+    return out
 
 
 def check_lr_scheduler(spec: dict | None, path: str, v: Validator) -> None:

@@ -8,13 +8,25 @@ from slm_lab.lib.errors import SpecError
 
 
 class HeadNet(nn.Module):
-    """A body plus output heads; returns a tensor for one head, a list for several."""
+    """A body plus output heads; returns a tensor for one head, a list for several. `tails`
+    (HydraMLPNet): per output, layers between the body and its output layer, and their width."""
 
-    def __init__(self, body: nn.Module, body_dim: int, net_spec: dict, out_dims, head_stds) -> None:
+    def __init__(
+        self,
+        body: nn.Module,
+        body_dim: int,
+        net_spec: dict,
+        out_dims,
+        head_stds,
+        tails: list[tuple[nn.Module, int]] | None = None,
+    ) -> None:
         super().__init__()
         self.body = body
         self.heads = nn.ModuleList(
-            net_util.head(body_dim, d, std) for d, std in zip(out_dims, head_stds, strict=True)
+            output_layer(body_dim, d, std, tail)
+            for d, std, tail in zip(
+                out_dims, head_stds, tails or [None] * len(out_dims), strict=True
+            )
         )
         out_act = net_spec["out_layer_activation"]
         acts = out_act if isinstance(out_act, list) else [out_act] * len(out_dims)
@@ -43,6 +55,15 @@ class HeadNet(nn.Module):
             head, act = self.outputs[0]
             return act(head(x))
         return [act(head(x)) for head, act in self.outputs]
+
+
+def output_layer(
+    body_dim: int, out_dim: int, init_std: float | None, tail: tuple[nn.Module, int] | None
+) -> nn.Module:
+    if tail is None:
+        return net_util.head(body_dim, out_dim, init_std)
+    layers, width = tail
+    return nn.Sequential(layers, net_util.head(width, out_dim, init_std))
 
 
 class Dueling:
