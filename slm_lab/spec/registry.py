@@ -95,7 +95,7 @@ _SIL = {
 }
 # the self-imitation replay: memory.batch_size and memory.max_size when the spec gives none
 _SIL_MEMORY = {"batch_size": 64, "max_size": 10_000}
-_ROLLOUTS = ("OnPolicyBatchReplay", "OnPolicyReplay")
+_ROLLOUTS = ("OnPolicyBatchReplay", "OnPolicyReplay", "OnPolicyCrossEntropy")
 _BATCHES = ("OnPolicyBatchReplay",)
 _REPLAYS = ("Replay", "PrioritizedReplay")
 _POLYAK = {"update_type": "polyak"}  # SAC's target critics follow the online ones
@@ -197,6 +197,8 @@ MEMORIES: dict[str, MemoryEntry] = {
     ),
     "OnPolicyReplay": MemoryEntry("onpolicy", {}, on_policy=True),
     "OnPolicyBatchReplay": MemoryEntry("onpolicy", {}, on_policy=True),
+    # cross_entropy: the quantile of episode returns an episode needs to be learnt from
+    "OnPolicyCrossEntropy": MemoryEntry("onpolicy", {"cross_entropy": 1.0}, on_policy=True),
 }
 
 

@@ -167,6 +167,7 @@ MEMORY_FIELDS = {
     "alpha": num(low=0.0),
     "epsilon": num(above=0.0),
     "beta": unit(),
+    "cross_entropy": unit(),
     "sil_replay_name": Field("str", nullable=True),  # the original SIL specs name their replay
 }
 ENV_FIELDS = {

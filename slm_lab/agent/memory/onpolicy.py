@@ -1,5 +1,6 @@
 """On-policy memories: OnPolicyBatchReplay holds a preallocated (time, env) rollout of
-`layout.rollout` vector steps; OnPolicyReplay holds whole episodes. `size` is what they hold in
+`layout.rollout` vector steps; OnPolicyReplay holds whole episodes, OnPolicyCrossEntropy hands over
+only the better ones. `size` is what they hold in
 the unit their algorithm's rollout counts (vector steps, finished episodes); `sample` hands it all
 over and starts anew."""
 
@@ -11,6 +12,7 @@ import torch
 from slm_lab.agent.memory.base import ITEM_BYTES, Layout, check_fits
 from slm_lab.lib.state import Stateful
 
+REWARD = 2  # where the reward is in OnPolicyReplay's step tuples
 TORCH_DTYPES = {np.dtype(np.uint8): torch.uint8, np.dtype(np.int64): torch.int64}
 
 
@@ -137,3 +139,21 @@ class OnPolicyReplay(Stateful):
             "truncated": np.asarray(truncated, bool),
         }
         return {k: torch.from_numpy(v).to(self.device) for k, v in batch.items()}
+
+
+class OnPolicyCrossEntropy(OnPolicyReplay):
+    """OnPolicyReplay for the cross-entropy method (Kroese et al. 2013), as the original lab had
+    it: of the finished episodes, only those whose return (sum of stored rewards) is at least the
+    `cross_entropy` quantile of their returns are handed over (0.5: the better half, numpy's
+    linear interpolation); 1.0 hands over all."""
+
+    def __init__(self, memory_spec: dict, layout: Layout) -> None:
+        super().__init__(memory_spec, layout)
+        self.quantile = memory_spec["cross_entropy"]
+
+    def sample(self) -> dict[str, torch.Tensor]:
+        if self.quantile < 1.0:
+            returns = [sum(step[REWARD] for step in episode) for episode in self.done]
+            bound = np.percentile(returns, 100 * self.quantile)
+            self.done = [ep for ep, ret in zip(self.done, returns, strict=True) if ret >= bound]
+        return super().sample()
