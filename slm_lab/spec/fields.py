@@ -79,6 +79,9 @@ def check_named(value: Any, field: S.Field, path: str) -> dict:
         raise type_error(path, f"a {{name: ...}} {field.named_kind} spec", value)
     if "name" not in value:
         raise SpecError(f"missing required key 'name' of the {field.named_kind}", path, field.named)
+    if field.refused and isinstance(value["name"], str) and value["name"] in field.refused:
+        reason = field.refused[value["name"]]
+        raise SpecError(f"{value['name']} {reason}", f"{path}.name", field.named)
     if value["name"] not in field.named:
         raise unknown_name(field.named_kind, value["name"], f"{path}.name", field.named)
     return dict(value)

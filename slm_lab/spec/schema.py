@@ -19,6 +19,7 @@ class Field:
     above: float | None = None  # exclusive lower bound
     named: tuple[str, ...] = ()  # for kind "named": allowed values of its `name`
     named_kind: str = ""  # what the name is, for messages ("optimizer")
+    refused: dict[str, str] | None = None  # names it knows and refuses, with the reason
 
 
 def num(**kw: Any) -> Field:
@@ -97,6 +98,13 @@ SCHEDULE_FIELDS = {
 }
 SCHEDULE_DEFAULTS = {"start_step": 0, "end_step": 0}
 
+LR_SCHEDULER = Field(
+    "named",
+    nullable=True,
+    named=names.LR_SCHEDULERS,
+    named_kind="lr scheduler",
+    refused=names.REFUSED_LR_SCHEDULERS,
+)
 NET_FIELDS = {
     "type": Field("str", choices=names.NETS),
     "shared": BOOL,
@@ -112,11 +120,11 @@ NET_FIELDS = {
     "out_layer_activation": Field("any", nullable=True),
     "init_fn": Field("str", nullable=True, choices=names.INIT_FNS),
     "clip_grad_val": num(nullable=True, above=0.0),
-    "loss_spec": Field("named", named=names.LOSSES, named_kind="loss"),
-    "optim_spec": Field("named", named=names.OPTIMIZERS, named_kind="optimizer"),
-    "lr_scheduler_spec": Field(
-        "named", nullable=True, named=names.LR_SCHEDULERS, named_kind="lr scheduler"
+    "loss_spec": Field(
+        "named", named=names.LOSSES, named_kind="loss", refused=names.REFUSED_LOSSES
     ),
+    "optim_spec": Field("named", named=names.OPTIMIZERS, named_kind="optimizer"),
+    "lr_scheduler_spec": LR_SCHEDULER,
     "update_type": Field("str", choices=("replace", "polyak")),
     "update_frequency": pos_int(),
     "polyak_coef": unit(),

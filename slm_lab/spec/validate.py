@@ -10,6 +10,7 @@ from slm_lab.spec.env_ids import check_env_id
 from slm_lab.spec.fields import (
     Validator,
     check_section,
+    check_value,
     require,
     to_float,
     to_int,
@@ -148,6 +149,8 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
         check_conv_layers(out["conv_hid_layers"], f"{path}.conv_hid_layers")
     for key in (k for k in out if k.endswith("lr_scheduler_spec")):
         check_lr_scheduler(out[key], f"{path}.{key}", v)
+    for key in (k for k in out if k.endswith("loss_spec")):
+        check_loss(out[key], f"{path}.{key}", v)
     return out
 
 
@@ -206,12 +209,34 @@ def widths(value: object, path: str) -> list[int]:
     return out
 
 
-def check_lr_scheduler(spec: dict | None, path: str, v: Validator) -> None:
-    """The lab's own schedulers: LinearToZero {frame}, LinearToMin {frame, min_factor}."""
-    if not spec or spec["name"] not in names.LAB_LR_SCHEDULERS:
-        return
-    args = names.LAB_LR_SCHEDULER_ARGS[spec["name"]]
+def check_args(spec: dict, args: tuple[str, ...], path: str) -> None:
+    """A torch class's arguments: one it does not take would change the run, so it is refused."""
     for key in spec:
+        if key != "name" and key not in args:
+            raise unknown_name(f"argument of {spec['name']}", key, f"{path}.{key}", args)
+
+
+def check_loss(spec: dict, path: str, v: Validator) -> None:
+    if "reduction" in spec:
+        v.warn(
+            f"{path}.reduction", "ignored: the lab reduces losses itself (per element, then a mean)"
+        )
+        spec = {k: x for k, x in spec.items() if k != "reduction"}
+    check_args(spec, names.LOSS_ARGS[spec["name"]], path)
+
+
+def check_lr_scheduler(spec: dict | None, path: str, v: Validator) -> None:
+    """Its arguments; LinearToZero's and LinearToMin's values; the schedulers that SequentialLR
+    and ChainedScheduler combine, each a scheduler spec."""
+    if not spec:
+        return
+    args = names.LR_SCHEDULER_ARGS[spec["name"]]
+    if spec["name"] not in names.LAB_LR_SCHEDULERS:
+        check_args(spec, args, path)
+        if spec["name"] in names.NESTED_LR_SCHEDULERS:
+            check_nested_schedulers(spec, f"{path}.schedulers", v)
+        return
+    for key in spec:  # the original lab read only these: others warn, as unknown keys do
         if key != "name" and key not in args:
             v.unknown_key(f"{path}.{key}", key, list(args))
     frame = to_float(spec.get("frame"), f"{path}.frame")
@@ -223,6 +248,18 @@ def check_lr_scheduler(spec: dict | None, path: str, v: Validator) -> None:
             raise SpecError(
                 f"min_factor must be in [0, 1], got {min_factor:g}", f"{path}.min_factor"
             )
+
+
+def check_nested_schedulers(spec: dict, path: str, v: Validator) -> None:
+    nested = spec.get("schedulers")
+    if not isinstance(nested, list) or not nested:
+        raise type_error(path, "a non-empty list of lr scheduler specs", nested)
+    for i, entry in enumerate(nested):
+        where = f"{path}[{i}]"
+        if entry is None:
+            raise SpecError("must not be null", where)
+        nested[i] = check_value(entry, S.LR_SCHEDULER, where, v)
+        check_lr_scheduler(nested[i], where, v)
 
 
 def check_gpu(gpu: Any, path: str) -> str | bool:

@@ -7,8 +7,11 @@ import sys
 
 import pytest
 import torch
+from torch.nn.modules.loss import _Loss
 
 from slm_lab.agent.net.global_optim import GLOBAL_OPTIMIZERS
+from slm_lab.agent.net.net_util import make_loss
+from slm_lab.lib import distribution
 from slm_lab.lib.errors import SpecError
 from slm_lab.spec import env_ids, names
 from test.conftest import REPO
@@ -41,6 +44,64 @@ def test_every_plain_step_optimizer_is_listed():
     }
     needs_more = {"LBFGS", "SparseAdam", "Muon"}  # closure, sparse grads, 2-D params only
     assert plain - needs_more <= set(names.OPTIMIZERS)
+
+
+LOSS_NOT_ARGS = {"size_average", "reduce", "reduction", "weight", "pos_weight"}
+SCHEDULER_NOT_ARGS = {"optimizer", "last_epoch", "scale_fn"}  # the lab's; a function
+
+
+def torch_losses() -> set[str]:
+    return {
+        n
+        for n, c in vars(torch.nn).items()
+        if inspect.isclass(c) and issubclass(c, _Loss) and c is not _Loss
+    }
+
+
+def torch_lr_schedulers() -> set[str]:
+    module = torch.optim.lr_scheduler
+    return {
+        n
+        for n, c in vars(module).items()
+        if inspect.isclass(c) and c.__module__ == module.__name__ and not n.startswith("_")
+    }
+
+
+def test_every_torch_loss_is_allowed_or_refused_with_a_reason():
+    assert torch_losses() == set(names.LOSSES) | set(names.REFUSED_LOSSES)
+    assert not set(names.LOSSES) & set(names.REFUSED_LOSSES)
+
+
+@pytest.mark.parametrize("name", names.LOSSES)
+def test_allowed_losses_take_their_listed_arguments_and_compare_floats(name: str):
+    params = set(inspect.signature(getattr(torch.nn, name)).parameters)
+    assert set(names.LOSS_ARGS[name]) == params - LOSS_NOT_ARGS
+    loss = make_loss({"name": name}, "agent.net.loss_spec")(torch.rand(5), torch.rand(5))
+    assert loss.shape in ((5,), ()) and torch.isfinite(loss).all()  # per element, or per row
+
+
+@pytest.mark.filterwarnings("ignore:`NLLLoss2d` has been deprecated")
+@pytest.mark.parametrize("name", sorted(names.REFUSED_LOSSES))
+def test_refused_losses_cannot_compare_a_float_prediction_with_a_float_target(name: str):
+    with pytest.raises((TypeError, RuntimeError)):
+        getattr(torch.nn, name)(reduction="none")(torch.rand(5), torch.rand(5))
+
+
+def test_every_torch_lr_scheduler_is_allowed_or_refused_with_a_reason():
+    torch_names = set(names.LR_SCHEDULERS) - set(names.LAB_LR_SCHEDULERS)
+    assert torch_lr_schedulers() == torch_names | set(names.REFUSED_LR_SCHEDULERS)
+    assert not set(names.LR_SCHEDULERS) & set(names.REFUSED_LR_SCHEDULERS)
+
+
+@pytest.mark.parametrize("name", sorted(set(names.LR_SCHEDULERS) - set(names.LAB_LR_SCHEDULERS)))
+def test_lr_schedulers_take_their_listed_arguments(name: str):
+    params = set(inspect.signature(getattr(torch.optim.lr_scheduler, name)).parameters)
+    assert set(names.LR_SCHEDULER_ARGS[name]) == params - SCHEDULER_NOT_ARGS
+
+
+def test_pdtypes_are_the_distributions():
+    by_space = distribution.PDTYPES.values()
+    assert set(names.PDTYPES) == {name for table in by_space for name in table}
 
 
 def test_env_id_table_matches_the_installed_registry():

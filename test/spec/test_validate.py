@@ -205,7 +205,7 @@ def test_net_values_checked(tmp_path: Path, key, value, expect):
     [
         (
             lambda s: s["agent"]["net"].update(loss_spec={"name": "MSELoss", "x": 1}),
-            "agent.net.loss_spec: MSELoss refused its arguments",
+            "agent.net.loss_spec.x: unknown argument of MSELoss 'x'",
         ),
         (
             lambda s: s["agent"]["net"].update(
@@ -245,6 +245,67 @@ def test_net_values_checked(tmp_path: Path, key, value, expect):
 )
 def test_build_errors_are_spec_errors(mutate, expect):
     assert expect in build_error(tiny_ppo(), mutate)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expect"),
+    [
+        (
+            "loss_spec",
+            {"name": "NLLLoss"},
+            "agent.net.loss_spec.name: NLLLoss needs integer class targets; the lab's targets "
+            "are floats; allowed: BCELoss, BCEWithLogitsLoss, CrossEntropyLoss",
+        ),
+        (
+            "loss_spec",
+            {"name": "SmoothL1Loss", "betaa": 2.0},
+            "agent.net.loss_spec.betaa: unknown argument of SmoothL1Loss 'betaa' (did you mean "
+            "'beta'?); allowed: beta",
+        ),
+        (
+            "critic_lr_scheduler_spec",
+            {"name": "ReduceLROnPlateau"},
+            "agent.net.critic_lr_scheduler_spec.name: ReduceLROnPlateau steps on a metric",
+        ),
+        (
+            "lr_scheduler_spec",
+            {"name": "StepLR", "step_size": 2, "gama": 0.5},
+            "agent.net.lr_scheduler_spec.gama: unknown argument of StepLR 'gama' (did you mean "
+            "'gamma'?); allowed: step_size, gamma",
+        ),
+        (
+            "lr_scheduler_spec",
+            {"name": "SequentialLR", "milestones": [2], "schedulers": {"name": "StepLR"}},
+            "agent.net.lr_scheduler_spec.schedulers: expected a non-empty list of lr scheduler",
+        ),
+        (
+            "lr_scheduler_spec",
+            {"name": "ChainedScheduler", "schedulers": [{"name": "StepLR"}, {"name": "Step"}]},
+            "agent.net.lr_scheduler_spec.schedulers[1].name: unknown lr scheduler 'Step'",
+        ),
+        (
+            "lr_scheduler_spec",
+            {"name": "ChainedScheduler", "schedulers": [{"name": "LambdaLR"}]},
+            "agent.net.lr_scheduler_spec.schedulers[0].name: LambdaLR takes a Python function",
+        ),
+    ],
+)
+def test_losses_and_lr_schedulers_checked(tmp_path: Path, key, value, expect):
+    assert expect in refuse(tmp_path, lambda s: s["agent"]["net"].update({key: value}))
+
+
+def test_a_loss_reduction_and_extra_lab_scheduler_keys_warn(tmp_path: Path):
+    spec = tiny_ppo()
+    spec["agent"]["net"].update(
+        loss_spec={"name": "HuberLoss", "reduction": "sum", "delta": 2.0},
+        lr_scheduler_spec={"name": "LinearToZero", "frame": 1000, "min_factr": 0.1},
+    )
+    loaded = load_spec(write_spec(tmp_path, {"ok": spec}), "ok")
+    assert loaded.warnings == [
+        "agent.net.lr_scheduler_spec.min_factr: unknown key, ignored",
+        "agent.net.loss_spec.reduction: ignored: the lab reduces losses itself (per element, "
+        "then a mean)",
+    ]
 
 
 def build_error(raw: dict, mutate) -> str:

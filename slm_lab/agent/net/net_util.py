@@ -120,27 +120,53 @@ class FrameDecay(torch.optim.lr_scheduler.LRScheduler):
         return {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "clock")}
 
 
+class HoldingOneCycleLR(torch.optim.lr_scheduler.OneCycleLR):
+    """OneCycleLR that keeps its final rate after `total_steps` steps, where torch's raises: a
+    spec cannot know how many training calls its run will make."""
+
+    def step(self, epoch: int | None = None) -> None:
+        if self.last_epoch < self.total_steps - 1:
+            super().step(epoch)
+
+
+LR_SCHEDULER_CLASSES = {"OneCycleLR": HoldingOneCycleLR}
+
+
+def named_args(spec: dict, args: tuple[str, ...]) -> dict:
+    """The arguments a named spec gives its class; keys validation warned about are left out."""
+    return {k: spec[k] for k in args if k in spec}
+
+
 def make_lr_scheduler(spec: dict | None, optim, clock, path: str):
+    """A scheduler from {name, ...arguments}: the lab's LinearToZero and LinearToMin (counting
+    frames on `clock`), or a torch.optim.lr_scheduler class (SequentialLR and ChainedScheduler
+    take a list of scheduler specs as `schedulers`)."""
     if not spec:
         return None
     name = spec["name"]
-    kwargs = {k: v for k, v in spec.items() if k != "name"}
-    if name in names.LAB_LR_SCHEDULERS:  # LinearToZero {frame}, LinearToMin {frame, min_factor}
-        args = {k: kwargs[k] for k in names.LAB_LR_SCHEDULER_ARGS[name] if k in kwargs}
-        return FrameDecay(optim, clock, **args)
+    kwargs = named_args(spec, names.LR_SCHEDULER_ARGS[name])
+    if name in names.LAB_LR_SCHEDULERS:
+        return FrameDecay(optim, clock, **kwargs)
+    if name in names.NESTED_LR_SCHEDULERS:
+        kwargs["schedulers"] = [
+            make_lr_scheduler(s, optim, clock, f"{path}.schedulers[{i}]")
+            for i, s in enumerate(kwargs["schedulers"])
+        ]
+    cls = LR_SCHEDULER_CLASSES.get(name) or getattr(torch.optim.lr_scheduler, name)
     try:
-        return getattr(torch.optim.lr_scheduler, name)(optim, **kwargs)
+        return cls(optimizer=optim, **kwargs)
     except (KeyError, TypeError, ValueError) as e:
         raise SpecError(f"{name} refused its arguments: {e!r}", path) from e
 
 
 def make_loss(loss_spec: dict, path: str, reduction: str = "none") -> nn.Module:
     """A torch.nn loss from {name, ...arguments}; elementwise unless reduction says otherwise."""
-    kwargs = {k: v for k, v in loss_spec.items() if k != "name"}
+    name = loss_spec["name"]
+    kwargs = named_args(loss_spec, names.LOSS_ARGS[name])
     try:
-        return getattr(nn, loss_spec["name"])(reduction=reduction, **kwargs)
-    except (TypeError, ValueError) as e:
-        raise SpecError(f"{loss_spec['name']} refused its arguments: {e}", path) from e
+        return getattr(nn, name)(reduction=reduction, **kwargs)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise SpecError(f"{name} refused its arguments: {e}", path) from e
 
 
 def device(gpu: object, params: int) -> torch.device:

@@ -1,4 +1,7 @@
-"""Device choice, grad clipping, nets built from specs."""
+"""Device choice, grad clipping, nets built from specs, losses and LR schedulers by name."""
+
+import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -6,6 +9,7 @@ import torch
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.agent.net.base import HeadNet
 from slm_lab.lib.errors import SpecError
+from slm_lab.spec import names
 from slm_lab.spec.validate import validate
 from test.conftest import tiny_ppo
 
@@ -113,3 +117,92 @@ def test_dueling_refuses_actor_critic_heads():
     raw["agent"]["net"] = {"type": "DuelingMLPNet", "hid_layers": [8]}
     with pytest.raises(SpecError, match="DuelingMLPNet outputs Q-values"):
         validate(raw)
+
+
+LR = 0.1
+# every LR scheduler with arguments, and its rate after 3 steps, by hand
+SCHEDULERS = {
+    "LinearToZero": ({"frame": 100}, LR * (1 - 30 / 100)),  # 10 frames a step
+    "LinearToMin": ({"frame": 100, "min_factor": 0.8}, LR * 0.8),
+    "ConstantLR": ({"factor": 0.5, "total_iters": 2}, LR),
+    "CosineAnnealingLR": ({"T_max": 6}, LR * (1 + math.cos(math.pi * 3 / 6)) / 2),
+    "CosineAnnealingWarmRestarts": ({"T_0": 2}, LR * (1 + math.cos(math.pi * 1 / 2)) / 2),
+    "CyclicLR": ({"base_lr": 0.01, "max_lr": 0.1, "step_size_up": 2}, 0.01 + 0.09 * 0.5),
+    "ExponentialLR": ({"gamma": 0.9}, LR * 0.9**3),
+    "LinearLR": ({"start_factor": 0.5, "total_iters": 4}, LR * (0.5 + 0.5 * 3 / 4)),
+    "MultiStepLR": ({"milestones": [1, 2], "gamma": 0.5}, LR * 0.25),
+    "OneCycleLR": ({"max_lr": 0.01, "total_steps": 2}, 0.01 / 25 / 1e4),  # held at its end
+    "PolynomialLR": ({"total_iters": 4, "power": 2.0}, LR * (1 - 3 / 4) ** 2),
+    "StepLR": ({"step_size": 2, "gamma": 0.5}, LR * 0.5),
+    "SequentialLR": (
+        {
+            "schedulers": [
+                {"name": "ConstantLR", "factor": 0.5},
+                {"name": "ExponentialLR", "gamma": 0.5},
+            ],
+            "milestones": [2],
+        },
+        LR * 0.5,  # ExponentialLR's first step after the milestone
+    ),
+    "ChainedScheduler": (
+        {
+            "schedulers": [
+                {"name": "StepLR", "step_size": 1, "gamma": 0.5},
+                {"name": "ExponentialLR", "gamma": 0.5},
+            ]
+        },
+        LR * 0.25**3,
+    ),
+}
+
+
+@pytest.mark.filterwarnings(r"ignore:Detected call of `lr_scheduler.step\(\)` before")
+@pytest.mark.filterwarnings("ignore:The epoch parameter in `scheduler.step")
+@pytest.mark.parametrize("name", names.LR_SCHEDULERS)
+def test_every_lr_scheduler_by_name_with_its_arguments(name: str):
+    kwargs, expected = SCHEDULERS[name]
+    spec = net_spec(lr_scheduler_spec={"name": name, **kwargs})["lr_scheduler_spec"]
+    optim = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=LR, momentum=0.9)
+    clock = SimpleNamespace(frame=0)
+    scheduler = net_util.make_lr_scheduler(spec, optim, clock, "agent.net.lr_scheduler_spec")
+    for _ in range(3):
+        clock.frame += 10
+        optim.step()
+        scheduler.step()
+    assert optim.param_groups[0]["lr"] == pytest.approx(expected)
+
+
+def test_torch_refusing_a_scheduler_argument_is_a_spec_error():
+    spec = net_spec(
+        lr_scheduler_spec={
+            "name": "SequentialLR",
+            "schedulers": [{"name": "StepLR", "step_size": 1}],
+            "milestones": [1, 2],
+        }
+    )
+    optim = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=LR)
+    with pytest.raises(SpecError, match="SequentialLR refused its arguments") as err:
+        net_util.make_lr_scheduler(
+            spec["lr_scheduler_spec"], optim, None, "agent.net.lr_scheduler_spec"
+        )
+    assert err.value.path == "agent.net.lr_scheduler_spec"
+
+
+@pytest.mark.parametrize(
+    ("loss_spec", "expected"),
+    [
+        (
+            {"name": "SmoothL1Loss", "beta": 2.0},
+            [0.25 / 4, 3 - 1],
+        ),  # 0.5 x^2 / beta, |x| - beta / 2
+        (
+            {"name": "HuberLoss", "delta": 2.0},
+            [0.125, 2 * (3 - 1)],
+        ),  # 0.5 x^2, delta (|x| - delta / 2)
+        ({"name": "L1Loss"}, [0.5, 3.0]),
+        ({"name": "PoissonNLLLoss", "log_input": True}, [math.exp(0.5) - 0.0, math.exp(3.0) - 0.0]),
+    ],
+)
+def test_losses_by_name_with_their_arguments(loss_spec: dict, expected: list[float]):
+    loss = net_util.make_loss(net_spec(loss_spec=loss_spec)["loss_spec"], "agent.net.loss_spec")
+    assert loss(torch.tensor([0.5, 3.0]), torch.zeros(2)).tolist() == pytest.approx(expected)
