@@ -27,7 +27,7 @@ from slm_lab.cli.app import DATA_DIR, SETS_HELP, app, fail
 from slm_lab.experiment.compare import card
 from slm_lab.lib import hf
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import LabError, UsageError
+from slm_lab.lib.errors import DiskFull, LabError, UsageError
 from slm_lab.lib.util import write_json
 from slm_lab.spec import load_spec
 from slm_lab.spec.space import samplers
@@ -235,6 +235,6 @@ def remote_job() -> None:
         code = job(DATA_DIR, dict(os.environ), every)
     except LabError as e:
         raise fail(str(e)) from None
-    except hf.HubError as e:
+    except (hf.HubError, DiskFull) as e:
         raise fail(str(e), 1) from None
     raise typer.Exit(code)

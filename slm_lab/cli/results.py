@@ -9,7 +9,7 @@ import typer
 from slm_lab.cli.app import DATA_DIR, REPO_HELP, app, fail, split
 from slm_lab.lib import hf
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import LabError
+from slm_lab.lib.errors import DiskFull, LabError
 
 PLOT_DIR = DATA_DIR / "plots"
 
@@ -26,6 +26,8 @@ def analyze(
         results = analysis.analyze(run_dir)
     except LabError as e:
         raise fail(str(e)) from None
+    except DiskFull as e:
+        raise fail(str(e), 1) from None
     typer.echo(f"{len(results)} trial(s) analyzed; graphs in {run_dir / 'graph'}")
 
 
@@ -49,6 +51,8 @@ def plot(
         html = compare.plot(dirs, title, split(legends) if legends else None, out)
     except LabError as e:
         raise fail(str(e)) from None
+    except DiskFull as e:
+        raise fail(str(e), 1) from None
     png = html.with_suffix(".png")
     typer.echo(f"wrote {html}" + (f" and {png}" if png.exists() else ""))
 
@@ -110,6 +114,8 @@ def pull(
         raise fail(str(e)) from None
     except hf.HubError as e:
         raise fail(str(e), 1) from None
+    except DiskFull as e:
+        raise fail(f"{e}; nothing was pulled: free space and pull again", 1) from None
     verb = "would pull" if list_only else "pulled"
     lines = [f"{verb} {DATA_DIR / f}" for f in folders] or [f"nothing new matches {pattern!r}"]
     typer.echo("\n".join(lines))

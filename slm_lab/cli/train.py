@@ -12,7 +12,7 @@ from slm_lab import ROOT
 from slm_lab.cli.app import DATA_DIR, SETS_HELP, app, fail
 from slm_lab.lib import hf
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import LabError, SessionsFailed, UsageError
+from slm_lab.lib.errors import DiskFull, LabError, SessionsFailed, UsageError
 from slm_lab.lib.logger import logger
 from slm_lab.lib.run_paths import find_run
 from slm_lab.spec import load_spec
@@ -33,6 +33,7 @@ RUNNABLE_MODES = (
 )
 ENJOY_EPISODES = 4
 EXIT_INTERRUPT = 130
+EXIT_FAULT = 1  # a full disk, or sessions that crashed or were killed
 
 
 def check_mode(mode: str) -> str:
@@ -121,9 +122,10 @@ def run(
             hf.push(run_dir, None, card)
     except LabError as e:
         raise fail(str(e)) from None
-    except KeyboardInterrupt as e:
-        raise fail(interrupted(e, spec_file, spec_name, sets), stop_code(e)) from None
-    except (SessionsFailed, hf.HubError) as e:
+    except (KeyboardInterrupt, DiskFull, SessionsFailed) as e:
+        resume = resume_command(e, spec_file, spec_name, sets, ray_address)
+        raise fail(stopped(e, resume), stop_code(e)) from None
+    except hf.HubError as e:
         raise fail(str(e), 1) from None
 
 
@@ -156,22 +158,36 @@ def start(
     return run_dir
 
 
-def stop_code(e: KeyboardInterrupt) -> int:
+def stop_code(e: BaseException) -> int:
+    """128 + the signal for a stop request; 1 for a full disk or failed sessions."""
+    if not isinstance(e, KeyboardInterrupt):
+        return EXIT_FAULT
     return getattr(e, "exit_code", EXIT_INTERRUPT)
 
 
-def interrupted(
-    e: KeyboardInterrupt, spec_file: str, spec_name: str, sets: list[str] | None
-) -> str:
-    """What was stopped, and the command that resumes it."""
+def resume_command(
+    e: BaseException, spec_file: str, spec_name: str, sets: list[str] | None, address: str | None
+) -> str | None:
+    """The command that resumes the run e stopped (None before its folder existed): the same
+    spec, mode@DIR, and for a search the same Ray cluster."""
     run_dir = getattr(e, "run_dir", None)
-    signame = getattr(e, "name", "SIGINT")
     if run_dir is None:
-        return f"interrupted by {signame}"
+        return None
     options = "".join(f" -s {shlex.quote(s)}" for s in sets or [])
     mode = getattr(e, "mode", "train")
-    command = f"slm-lab run{options} {shlex.quote(spec_file)} {spec_name} {mode}@{run_dir}"
-    return f"interrupted by {signame}; checkpoints saved; resume with: {command}"
+    cluster = f" --ray-address {shlex.quote(address)}" if address and mode == "search" else ""
+    return f"slm-lab run{options} {shlex.quote(spec_file)} {spec_name} {mode}@{run_dir}{cluster}"
+
+
+def stopped(e: BaseException, resume: str | None) -> str:
+    """The one line: what stopped the run, and the command that resumes it."""
+    if isinstance(e, KeyboardInterrupt):
+        what = f"interrupted by {getattr(e, 'name', 'SIGINT')}"
+        return f"{what}; checkpoints saved; resume with: {resume}" if resume else what
+    if resume is None:
+        return str(e)
+    then = "free space, then resume" if isinstance(e, DiskFull) else "resume"
+    return f"{e}; {then} with: {resume}"
 
 
 def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:

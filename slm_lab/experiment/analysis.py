@@ -165,7 +165,8 @@ def write_session_metrics(paths: RunPaths, spec: dict, session: int) -> dict:
 
 def write_trial_metrics(paths: RunPaths, spec: dict, sessions: list[int]) -> dict:
     metrics = trial_metrics([read_table(paths.table(i)) for i in sessions], spec["env"]["name"])
-    metrics["sessions"] = len(sessions)
+    metrics["sessions"] = len(sessions)  # of max_session: the others failed or were stopped
+    metrics["max_session"] = spec["meta"]["max_session"]
     write_json(paths.trial_metrics_file, metrics)
     return metrics
 

@@ -1,6 +1,7 @@
 """Files a session writes to survive a crash, and reading them back safely.
 
-Everything goes through `save` (temp file + rename, so a file is whole or absent) and `load`
+Everything goes through `save` (temp file + rename, so a file is whole or absent; a full disk
+raises DiskFull and leaves the old file) and `load`
 (`torch.load(weights_only=True)`: tensors and builtins only, never code), whose errors name the
 file. A session's checkpoint (the resume file), `model/<name>_t<i>_s<j>_resume.pt`, holds:
 format, frame/opt_step/wall_t, algorithm (nets, optimizers, LR schedulers, step counters,
@@ -22,7 +23,7 @@ import torch
 
 from slm_lab.lib.errors import CheckpointError
 from slm_lab.lib.state import capture, restore
-from slm_lab.lib.util import GIB
+from slm_lab.lib.util import GIB, space_checked
 from slm_lab.spec import schema
 
 FORMAT = 1  # version of the checkpoint's layout
@@ -32,14 +33,39 @@ KEYS = ("format", "frame", "opt_step", "wall_t", "algorithm", "memory", "env", "
 
 def save(obj: object, path: Path) -> None:
     """Write through a hidden temp file and rename: readers (and a push listing the folder) see
-    the old file or the new one, never a part; a failed write leaves no temp file."""
+    the old file or the new one, never a part; a failed write leaves no temp file. torch writes
+    through a Python file, so a full disk surfaces as its OSError (DiskFull), not a C++ error."""
     tmp = path.with_name(f".{path.name}.tmp")
+    with space_checked(path, lambda: nbytes(obj)):
+        try:
+            with open(tmp, "wb") as f:
+                torch.save(obj, f)
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+
+def nbytes(obj: object) -> int:
+    """The bytes of the tensors and arrays in obj (nested dicts, lists and tuples): about what
+    saving it takes."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(nbytes(v) for v in obj.values())
+    if isinstance(obj, list | tuple):
+        return sum(nbytes(v) for v in obj)
+    return 0
+
+
+def saved_frame(path: Path) -> int | None:
+    """The frame of the checkpoint at path (read lazily); None when there is none to read."""
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+        return int(load(path, mmap=True)["frame"])
+    except (CheckpointError, KeyError, TypeError, ValueError):
+        return None
 
 
 def load(path: Path, mmap: bool = False) -> dict:

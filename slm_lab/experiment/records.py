@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 from slm_lab.lib.errors import CheckpointError
-from slm_lab.lib.util import write_atomic
+from slm_lab.lib.util import space_checked, write_atomic
 
 COLUMNS = (
     "frame",
@@ -97,21 +97,28 @@ class Table:
 
 class Scalars:
     """The table columns of TB_TAGS as TensorBoard scalars under `log_dir`; a resumed session
-    purges the steps after `purge` that the first run had already logged."""
+    purges the steps after `purge` that the first run had already logged. TensorBoard writes
+    from its own thread and raises that thread's error at the next call: a full disk is
+    DiskFull there."""
 
     def __init__(self, log_dir: Path, purge: int | None) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(log_dir=str(log_dir), purge_step=purge, flush_secs=TB_FLUSH_S)
+        self.log_dir = log_dir
+        with space_checked(log_dir):
+            self.writer = SummaryWriter(str(log_dir), purge_step=purge, flush_secs=TB_FLUSH_S)
 
     def add(self, row: dict, group: str = "") -> None:
-        for col, tag in TB_TAGS.items():
-            value = row[col]
-            if math.isfinite(value):
-                self.writer.add_scalar(f"{group}{tag}", value, row["frame"])
+        with space_checked(self.log_dir):
+            for col, tag in TB_TAGS.items():
+                value = row[col]
+                if math.isfinite(value):
+                    self.writer.add_scalar(f"{group}{tag}", value, row["frame"])
 
     def flush(self) -> None:
-        self.writer.flush()
+        with space_checked(self.log_dir):
+            self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        with space_checked(self.log_dir):
+            self.writer.close()

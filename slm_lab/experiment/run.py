@@ -6,23 +6,24 @@ decides whether a run may resume."""
 import json
 import secrets
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import gymnasium as gym
 from loguru import logger
 
 from slm_lab.agent import Agent
-from slm_lab.experiment import analysis, checkpoint, interrupt
+from slm_lab.experiment import analysis, checkpoint, footprint, interrupt
 from slm_lab.experiment.context import RunContext, context
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import make_env
-from slm_lab.experiment.trial import Trial
+from slm_lab.experiment.trial import Trial, worker_count
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import SpecError, UsageError
+from slm_lab.lib.errors import DiskFull, SessionsFailed, SpecError, UsageError
 from slm_lab.lib.redact import redact
 from slm_lab.lib.run_paths import RunPaths, new_folder
-from slm_lab.lib.util import git_info, versions, write_json
+from slm_lab.lib.util import cpu_count, git_info, space_checked, versions, write_json
 from slm_lab.spec import schema
 
 SEED_RANGE = 2**31 - 1
@@ -46,20 +47,35 @@ def record(spec: dict, spec_file: Path) -> dict:
     return spec
 
 
-def preflight(spec: dict, check: Callable[[Agent], None] | None = None) -> None:
+def preflight(
+    spec: dict, check: Callable[[Agent], None] | None = None, sessions: int | None = None
+) -> None:
     """Build a one-env copy of the env and the agent, so build errors surface before any file;
-    `check` then looks at the agent (resume: do the checkpoints fit it?)."""
+    `check` then looks at the agent (resume: do the checkpoints fit it?); with `sessions` (that
+    train at once), the run's memory is checked against what is available."""
     clock = Clock(spec["env"]["max_frame"], 1)
+    before = footprint.resident()
     try:
         env = make_env(spec, num_envs=1)
     except (TypeError, ValueError, AssertionError, gym.error.Error) as e:  # envs assert on args
         raise SpecError(f"gymnasium could not make {spec['env']['name']}: {e}", "env") from e
+    one_env = footprint.resident() - before
     try:
         agent = Agent(spec, env, clock)
         if check is not None:
             check(agent)
+        if sessions:
+            num_envs = spec["env"]["num_envs"]
+            found = footprint.session_footprint(agent, num_envs, before, one_env)
+            footprint.check_fits(found, sessions)
     finally:
         env.close()
+
+
+def sessions_at_once(spec: dict, cores: int) -> int:
+    """How many of the spec's sessions train at the same time on `cores` cores."""
+    meta = spec["meta"]
+    return worker_count(meta["max_session"], bool(meta["distributed"]), cores)
 
 
 def start(
@@ -69,7 +85,7 @@ def start(
     and the trial metrics."""
     if mode == "dev":
         spec["meta"]["max_session"] = 1
-    preflight(spec)
+    preflight(spec, sessions=sessions_at_once(spec, cpu_count()))
     spec, ctx = open_run(spec, spec_file, mode, render, log_level, data_root)
     lab_logger.setup(log_level, ctx.paths.log_file())
     write_specs(spec, ctx.paths)
@@ -82,9 +98,10 @@ def open_run(
 ) -> tuple[dict, RunContext]:
     """Seeds and provenance recorded into the spec, and a new run folder with its subfolders."""
     spec = record(spec, spec_file)
-    run_dir, spec["meta"]["timestamp"] = new_folder(data_root, spec["name"])
-    ctx = context(spec, run_dir, mode, render, log_level)
-    ctx.paths.make_dirs()
+    with space_checked(data_root):
+        run_dir, spec["meta"]["timestamp"] = new_folder(data_root, spec["name"])
+        ctx = context(spec, run_dir, mode, render, log_level)
+        ctx.paths.make_dirs()
     return spec, ctx
 
 
@@ -93,7 +110,8 @@ def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> tuple[Path
     saved = read_saved_spec(run_dir, spec["name"])
     spec = resumed_spec(spec, saved, force)
     ctx = context(spec, run_dir, "train", False, log_level, resume=True)
-    preflight(spec, lambda agent: check_checkpoints(agent, ctx.paths, spec))
+    check = partial(check_checkpoints, paths=ctx.paths, spec=spec)
+    preflight(spec, check, sessions_at_once(spec, cpu_count()))
     ctx.paths.make_dirs()
     lab_logger.setup(log_level, ctx.paths.log_file())
     if spec != saved:
@@ -108,11 +126,12 @@ def write_specs(spec: dict, paths: RunPaths) -> None:
 
 
 def run_trial(spec: dict, ctx: RunContext) -> dict:
-    """The trial, with Ctrl-C and SIGTERM turned into a clean stop that names the run folder."""
+    """The trial, with Ctrl-C and SIGTERM turned into a clean stop, a full disk into a stop,
+    and failed sessions, each naming the run folder that train@ resumes."""
     with interrupt.catching():
         try:
             return Trial(spec, ctx).run()
-        except Interrupted as e:
+        except (Interrupted, DiskFull, SessionsFailed) as e:
             e.run_dir = ctx.paths.run_dir
             raise
 

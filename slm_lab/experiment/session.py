@@ -24,6 +24,7 @@ from slm_lab.experiment import analysis, checkpoint, interrupt, loop
 from slm_lab.experiment.context import RunContext
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.experiment.records import Scalars, Table, make_row
+from slm_lab.lib.errors import DiskFull
 from slm_lab.lib.progress import Progress
 from slm_lab.lib.run_paths import ENV_STATE
 from slm_lab.lib.state import Stateful, capture, restore
@@ -126,8 +127,8 @@ class Session(Stateful):
         """Train to max_frame; returns the session metrics."""
         try:
             self.train()
-        except NonFiniteLoss:
-            raise  # the files on disk are from before the fault: keep them
+        except (NonFiniteLoss, DiskFull):
+            raise  # the files on disk are from before the fault (or nothing can be written)
         except BaseException:
             self.write_models()  # what was learned so far survives a crash
             raise

@@ -1,7 +1,9 @@
 """Trial: max_session sessions with distinct seeds, each in its own process (at most one per
 core), then the trial's metrics and graphs. A session process reports how it ended by its exit
-code: 0 done, EXIT_INTERRUPTED stopped on request after saving, anything else failed; a session
-whose final metrics are written is done whatever ended its process. Resuming, sessions that
+code: 0 done, EXIT_INTERRUPTED stopped on request after saving, EXIT_DISK_FULL stopped by a full
+disk (its DiskFull comes through a queue), a signal (-n) killed, anything else failed; a session
+whose final metrics are written is done whatever ended its process. A full disk stops the trial
+as SIGTERM does; a killed or crashed session does not stop the others. Resuming, sessions that
 finished are left alone and the others continue."""
 
 import os
@@ -16,17 +18,18 @@ from loguru import logger
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.base import NonFiniteLoss
 from slm_lab.agent.distributed import share
-from slm_lab.experiment import analysis, interrupt
+from slm_lab.experiment import analysis, checkpoint, interrupt
 from slm_lab.experiment.context import RunContext
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import Session, make_env, seed_everything
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import LabError, SessionsFailed
-from slm_lab.lib.util import cpu_count
+from slm_lab.lib.errors import DiskFull, LabError, SessionsFailed, fmt_bytes
+from slm_lab.lib.util import cpu_count, peak_memory
 
 SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than several
 EXIT_INTERRUPTED = 130  # a session process stopped by Ctrl-C or SIGTERM after saving
+EXIT_DISK_FULL = 28  # a session process stopped by a full disk (ENOSPC's number)
 STOP_GRACE_S = 60.0  # time an interrupted session gets to save before it is killed
 POLL_S = 0.5  # how often a trial waiting on its sessions looks for a stop request
 
@@ -51,10 +54,18 @@ def run_session(
     return session.run()
 
 
+def log_disk_full(index: int, e: DiskFull) -> None:
+    """The traceback in the log file, if it can still be written; the terminal gets the CLI's
+    one line."""
+    log = logger.bind(**{lab_logger.FILE_ONLY: True})
+    log.opt(exception=e).warning(f"Session {index} stopped: {e}")
+
+
 def session_process(
-    spec: dict, ctx: RunContext, index: int, threads: int, shared: dict | None
+    spec: dict, ctx: RunContext, index: int, threads: int, shared: dict | None, faults
 ) -> None:
-    """Entry point of a session's own process: its log file, and an exit code for the trial."""
+    """Entry point of a session's own process: its log file, and an exit code for the trial
+    (a DiskFull also goes to the `faults` queue, for the trial to name the file)."""
     interrupt.install()
     interrupt.watch_parent()
     lab_logger.setup(ctx.log_level, ctx.paths.log_file(index))
@@ -62,6 +73,10 @@ def session_process(
         run_session(spec, ctx, index, threads, shared)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
+    except DiskFull as e:
+        log_disk_full(index, e)
+        faults.put(e)
+        sys.exit(EXIT_DISK_FULL)
     except (NonFiniteLoss, LabError) as e:
         logger.error(f"Session {index} failed: {e}")
         sys.exit(1)
@@ -79,6 +94,7 @@ class Trial:
     ) -> None:
         self.spec, self.ctx, self.reporter = spec, ctx, reporter
         self.shared = global_nets(spec) if spec["meta"]["distributed"] else None
+        self.failures: dict[int, str] = {}  # session -> how it failed
 
     def run(self) -> dict:
         n, ctx = self.spec["meta"]["max_session"], self.ctx
@@ -93,7 +109,11 @@ class Trial:
         workers = worker_count(len(todo), self.shared is not None, cores)
         threads = max(1, cores // workers)
         run = self.run_inline if workers == 1 else self.run_parallel
-        return self.finish(sorted(finished + run(todo, workers, threads)))
+        done = sorted(finished + run(todo, workers, threads))
+        try:
+            return self.finish(done)
+        except DiskFull as e:  # the sessions are done: a resume writes what is missing
+            raise self.disk_full(e, done) from e
 
     def run_inline(self, todo: list[int], workers: int, threads: int) -> list[int]:
         """Sessions one after another in this process (one session, or one core)."""
@@ -102,9 +122,14 @@ class Trial:
             try:
                 run_session(self.spec, self.ctx, i, threads, self.shared, self.reporter)
                 done.append(i)
+            except DiskFull as e:  # nothing more can be written: the trial stops here
+                log_disk_full(i, e)
+                raise self.disk_full(e, done) from e
             except (NonFiniteLoss, LabError) as e:
+                self.failures[i] = f"s{i} crashed"
                 logger.error(f"Session {i} failed: {e}")
             except Exception:  # a crashed session must not lose the others
+                self.failures[i] = f"s{i} crashed"
                 logger.exception(f"Session {i} failed")
         return done
 
@@ -122,13 +147,16 @@ class Trial:
 
     def watch(self, pending, running, done, workers, threads, mp) -> None:
         """Start sessions as workers free up, collect their exit codes, report to Tune. A stop
-        request reaches the sessions still training; one that has written its final metrics is
-        done, whatever ended its process (a SIGTERM during its exit would read as a failure)."""
-        total, failed = len(pending), []
+        request (or a session stopped by a full disk) reaches the sessions still training; one
+        that has written its final metrics is done, whatever ended its process (a SIGTERM
+        during its exit would read as a failure)."""
+        total, failed, faults = len(pending), [], mp.SimpleQueue()
+        peaks: dict[int, int | None] = {}  # session -> its peak memory when last looked at
+        full: DiskFull | None = None
         while pending or running:
             while pending and len(running) < workers and not interrupt.requested():
                 i = pending.pop(0)
-                args = (self.spec, self.ctx, i, threads, self.shared)
+                args = (self.spec, self.ctx, i, threads, self.shared, faults)
                 running[i] = mp.Process(target=session_process, args=args, name=f"session-{i}")
                 running[i].start()
             if interrupt.requested():
@@ -136,6 +164,7 @@ class Trial:
             wait([p.sentinel for p in running.values()], timeout=POLL_S)
             for i, proc in list(running.items()):
                 if proc.exitcode is None:
+                    peaks[i] = peak_memory(proc.pid) or peaks.get(i)
                     continue
                 del running[i]
                 outcome = self.outcome(i, proc.exitcode)
@@ -143,12 +172,17 @@ class Trial:
                     done.append(i)
                 elif outcome == "interrupted":
                     interrupt.request(signal.SIGTERM)  # one session stopped: the trial stops
+                elif outcome == "disk full":
+                    full = full or (faults.get() if not faults.empty() else None)
+                    interrupt.request(signal.SIGTERM)  # the others save where they can
                 else:
                     failed.append(i)
-                    logger.error(f"Session {i} failed: see {self.ctx.paths.log_dir}")
+                    self.failed(i, proc.exitcode, peaks.get(i))
             if self.reporter is not None:
                 self.reporter()
             if interrupt.requested() and not running and len(done) + len(failed) < total:
+                if full is not None:
+                    raise self.disk_full(full, done)
                 raise Interrupted(interrupt.requested())
 
     def session_done(self, index: int) -> bool:
@@ -156,22 +190,50 @@ class Trial:
 
     def outcome(self, index: int, exitcode: int) -> str:
         """done (exit 0, or its final metrics are written), interrupted (saved on a stop
-        request) or failed."""
+        request), disk full (stopped by a full disk) or failed."""
         if exitcode == 0 or self.session_done(index):
             return "done"
+        if exitcode == EXIT_DISK_FULL:
+            return "disk full"
         return "interrupted" if exitcode == EXIT_INTERRUPTED else "failed"
+
+    def failed(self, index: int, exitcode: int, peak: int | None) -> None:
+        """Say how session `index` failed: killed by a signal (with the memory it held at its
+        peak, when known: the out-of-memory killer sends SIGKILL), or crashed."""
+        log_dir = self.ctx.paths.log_dir
+        if exitcode >= 0:
+            self.failures[index] = f"s{index} crashed"
+            logger.error(f"Session {index} failed: see {log_dir}")
+            return
+        how = f"killed by {signal.Signals(-exitcode).name}"
+        if peak is not None:
+            how += f" at a peak of {fmt_bytes(peak)} of memory"
+        self.failures[index] = f"s{index} {how}"
+        logger.error(f"Session {index} was {how}; the others go on: see {log_dir}")
+
+    def disk_full(self, error: DiskFull, done: list[int]) -> DiskFull:
+        """The error, with the frame of each unfinished session's checkpoint on disk."""
+        paths, n = self.ctx.paths, self.spec["meta"]["max_session"]
+        unfinished = [i for i in range(n) if i not in done and not self.session_done(i)]
+        error.checkpoints = {
+            i: checkpoint.saved_frame(paths.checkpoint_file(i)) for i in unfinished
+        }
+        return error
 
     def finish(self, done: list[int]) -> dict:
         paths, n = self.ctx.paths, self.spec["meta"]["max_session"]
+        why = f" ({', '.join(self.failures.values())})" if self.failures else ""
         if not done:
             raise SessionsFailed(
-                f"every session of trial {paths.trial} failed: see {paths.log_dir}"
+                f"every session of trial {paths.trial} failed{why}: see {paths.log_dir}"
             )
         metrics = analysis.report_trial(paths, self.spec, done)
         logger.info(f"trial_metrics: {analysis.fmt_metrics(metrics)}")
-        logger.info(f"Trial {paths.trial} done | {paths.run_dir}")
+        logger.info(f"Trial {paths.trial} done ({len(done)} of {n} sessions) | {paths.run_dir}")
         if len(done) < n:
-            raise SessionsFailed(f"{n - len(done)} of {n} sessions failed: see {paths.log_dir}")
+            raise SessionsFailed(
+                f"{n - len(done)} of {n} sessions failed{why}: see {paths.log_dir}"
+            )
         return metrics
 
 

@@ -17,6 +17,7 @@ from loguru import logger
 
 from slm_lab.lib.errors import UsageError
 from slm_lab.lib.run_paths import RESUME_ONLY, is_run
+from slm_lab.lib.util import no_space, space_checked
 
 REPO_ENV = "HF_REPO"
 PREFIX = "data"  # the folder of run folders, in the repo as on disk
@@ -69,7 +70,8 @@ def token() -> str:
 def retried[T](what: str, call: Callable[[], T], tries: int = 1) -> T:
     """The call, tried `tries` times when the network or the server fails (huggingface_hub
     already backs off and retries uploads, listings and downloads 5 times, not create_repo);
-    refusals (401, 403, 404) are not retried. A failure is one HubError naming what was tried."""
+    refusals (401, 403, 404) and a full disk are not retried. A failure is one HubError naming
+    what was tried."""
     from huggingface_hub.errors import HfHubHTTPError, HTTPError  # HTTPError: its client's
 
     wait = BACKOFF_S
@@ -82,6 +84,8 @@ def retried[T](what: str, call: Callable[[], T], tries: int = 1) -> T:
                 raise HubError(f"{what}: {refusal(status, e)}") from None
             error = f"server error {status}"
         except (HTTPError, OSError) as e:
+            if no_space(e):
+                raise  # a full disk, not the network: the caller's DiskFull
             error = f"{type(e).__name__}: {e}"
         if attempt < tries:
             logger.warning(f"{what}: {error}; retrying in {wait:.0f} s ({attempt}/{tries})")
@@ -220,18 +224,20 @@ def download(repo: str, folders: list[str], staging: Path) -> None:
 
 
 def fetch(repo: str, patterns: list[str], staging: Path) -> None:
+    """Download into staging (a full disk: DiskFull; the caller removes the staging folder)."""
     from huggingface_hub import snapshot_download
 
-    retried(
-        f"pulling from {repo}",
-        lambda: snapshot_download(
-            repo,
-            repo_type="dataset",
-            allow_patterns=patterns,
-            local_dir=staging,
-            endpoint=endpoint(),
-        ),
-    )
+    with space_checked(staging):
+        retried(
+            f"pulling from {repo}",
+            lambda: snapshot_download(
+                repo,
+                repo_type="dataset",
+                allow_patterns=patterns,
+                local_dir=staging,
+                endpoint=endpoint(),
+            ),
+        )
 
 
 def remote_key(path: Path) -> str | None:

@@ -39,8 +39,7 @@ class Progress:
             done = min(row["frame"] / self.max_frame, 1.0)
             filled = int(done * BAR_WIDTH)
             bar = "#" * filled + "-" * (BAR_WIDTH - filled)
-            sys.stderr.write(f"\r[{bar}] {done:4.0%} {self.line(row)}\033[K")
-            sys.stderr.flush()
+            self.draw(f"\r[{bar}] {done:4.0%} {self.line(row)}\033[K")
             return
         now = perf_counter()
         if now - self.last_line >= PLAIN_INTERVAL_S or row["frame"] >= self.max_frame:
@@ -49,5 +48,12 @@ class Progress:
 
     def close(self) -> None:
         if self.live:
-            sys.stderr.write("\n")
+            self.draw("\n")
+
+    def draw(self, text: str) -> None:
+        """On the terminal; a terminal gone (closed, a broken pipe) ends the bar, not the run."""
+        try:
+            sys.stderr.write(text)
             sys.stderr.flush()
+        except (OSError, ValueError):
+            self.live = False

@@ -18,7 +18,8 @@ import plotly.graph_objects as go
 from loguru import logger
 from plotly.subplots import make_subplots
 
-from slm_lab.lib.util import FILE_MODE, write_atomic
+from slm_lab.lib.errors import DiskFull
+from slm_lab.lib.util import FILE_MODE, disk_free, no_space, write_atomic
 
 PLOTLY_JS = "plotly.min.js"
 PNG_SWITCH = (
@@ -304,16 +305,21 @@ def write_pngs(figs: dict[Path, go.Figure]) -> bool:
         return False
     import plotly.io as pio
 
-    tmps = [tmp_png(path) for path in figs]
+    tmps: list[str] = []
     try:
+        for path in figs:
+            tmps.append(tmp_png(path))
         sizes = [(fig.layout.width, fig.layout.height) for fig in figs.values()]
         width, height = ([w for w, _ in sizes], [h for _, h in sizes])
         pio.write_images(list(figs.values()), tmps, width=width, height=height)
     except Exception as e:  # a browser that fails to start must not stop the run
-        reason = next(iter(str(e).strip().splitlines()), type(e).__name__)
-        logger.warning(f"PNG graphs not written: kaleido failed: {reason}")
         for tmp in tmps:
             Path(tmp).unlink(missing_ok=True)
+        if no_space(e):  # a full disk does: nothing more can be written
+            path = next(iter(figs))
+            raise DiskFull(path, disk_free(path.parent)) from e
+        reason = next(iter(str(e).strip().splitlines()), type(e).__name__)
+        logger.warning(f"PNG graphs not written: kaleido failed: {reason}")
         return False
     for tmp, path in zip(tmps, figs, strict=True):
         os.chmod(tmp, FILE_MODE)

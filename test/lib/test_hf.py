@@ -8,7 +8,8 @@ import pytest
 
 from slm_lab.experiment.compare import card
 from slm_lab.lib import hf
-from slm_lab.lib.errors import UsageError
+from slm_lab.lib.errors import DiskFull, UsageError
+from test.full_disk import FullFile
 from test.lib.hub_store import TOKEN, HubServer
 
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "runs" / "tiny_2026_11_26_171159"
@@ -134,3 +135,20 @@ def test_a_file_gone_between_listing_and_reading_is_left_out(
     assert f"data/{run.name}/model/tiny_t0_s0_resume.pt" in paths
     assert not any(p.endswith("tiny_t0_s0_actor_model.pt") for p in paths)
     assert len(hub.store.commits) == 1
+
+
+def test_a_pull_onto_a_full_disk_leaves_nothing(
+    hub: HubServer, run: Path, tmp_path: Path, monkeypatch
+):
+    """The download's file writes fail with ENOSPC: DiskFull, and no staging folder is left."""
+    from huggingface_hub import file_download
+
+    hf.push(run, None, card)
+    real = file_download.http_get
+    monkeypatch.setattr(
+        file_download, "http_get", lambda url, temp, **kw: real(url, FullFile(temp), **kw)
+    )
+    laptop = tmp_path / "laptop" / "data"
+    with pytest.raises(DiskFull, match=r"could not write .*\.pull-\d+ \("):
+        hf.pull("tiny", None, laptop)
+    assert list(laptop.iterdir()) == []
