@@ -15,9 +15,9 @@ from slm_lab.experiment import analysis, interrupt, run
 from slm_lab.experiment.analysis import METRIC, TIME_ATTR
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import SessionsFailed
+from slm_lab.lib.errors import DiskFull, SessionsFailed
 from slm_lab.lib.run_paths import RunPaths, best_spec_file, search_interrupted
-from slm_lab.lib.util import cpu_count, write_json
+from slm_lab.lib.util import cpu_count, space_checked, write_json
 from slm_lab.spec import schema
 from slm_lab.spec.space import samplers
 
@@ -66,6 +66,16 @@ def searcher(found: dict, seed: int):
     return None
 
 
+def sessions_at_once(spec: dict, address: str | None) -> int | None:
+    """Sessions training at once on this machine: trials at once (the cores over each trial's
+    share) x each trial's sessions at once; None when the trials run on a cluster joined with
+    --ray-address, whose memory is not this machine's."""
+    if address:
+        return None
+    cpus = max(1, int(spec["meta"]["search_resources"]["cpu"]))
+    return max(1, cpu_count() // cpus) * run.sessions_at_once(spec, cpus)
+
+
 def start_ray(address: str | None) -> None:
     import logging
 
@@ -96,14 +106,13 @@ def search(
     """Run the search into data/<name>_<time>/; returns the folder and the best trial's metrics.
     `keep`: only the best `keep` trials keep their model files."""
     found = samplers(spec)
-    run.preflight(spec)
+    run.preflight(spec, sessions=sessions_at_once(spec, address))
     spec, ctx = run.open_run(spec, spec_file, "search", False, log_level, data_root)
     name, meta, run_dir = spec["name"], spec["meta"], ctx.paths.run_dir
     lab_logger.setup(log_level, ctx.paths.log_dir / f"{name}.log")  # trials: <name>_t<i>.log
     write_json(ctx.paths.run_spec_file, spec)
     logger.info(f"Searching {name}: {len(found)} keys, {meta['max_trial']} samples: {run_dir}")
-    fit(spec, found, run_dir, log_level, address)
-    return run_dir, finish(spec, run_dir, keep)
+    return run_dir, complete(spec, found, run_dir, log_level, address, keep)
 
 
 def resume(
@@ -119,15 +128,27 @@ def resume(
     saved = run.read_saved_spec(run_dir, spec["name"])
     spec = run.resumed_spec(spec, saved, force)
     found = samplers(spec)
-    run.preflight(spec)
+    run.preflight(spec, sessions=sessions_at_once(spec, address))
     paths = RunPaths(run_dir=run_dir, name=spec["name"])
     lab_logger.setup(log_level, paths.log_dir / f"{spec['name']}.log")
     if spec != saved:
         write_json(paths.run_spec_file, spec)
     search_interrupted(run_dir).unlink(missing_ok=True)
     logger.info(f"Resuming the search {spec['name']}: {run_dir}")
-    fit(spec, found, run_dir, log_level, address)
-    return run_dir, finish(spec, run_dir, keep)
+    return run_dir, complete(spec, found, run_dir, log_level, address, keep)
+
+
+def complete(
+    spec: dict, found: dict, run_dir: Path, log_level: str, address: str | None, keep: int | None
+) -> dict:
+    """Fit, then finish; a full disk names the folder that search@ resumes."""
+    try:
+        with space_checked(run_dir):
+            fit(spec, found, run_dir, log_level, address)
+            return finish(spec, run_dir, keep)
+    except DiskFull as e:
+        e.run_dir, e.mode = run_dir, "search"
+        raise
 
 
 def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | None) -> None:
@@ -135,8 +156,11 @@ def fit(spec: dict, found: dict, run_dir: Path, log_level: str, address: str | N
     SIGTERM: running trials save their sessions, the experiment table is written, and
     Interrupted names the folder to resume."""
     with stopping(run_dir) as received:
+        ours = {signum: signal.getsignal(signum) for signum in interrupt.SIGNALS}
         try:
             start_ray(address)
+            for signum, handler in ours.items():  # ray.init took SIGTERM: see stopping
+                signal.signal(signum, handler)
             tuner(spec, found, run_dir, log_level).fit()
         finally:
             import ray
@@ -167,7 +191,8 @@ def tuner(spec: dict, found: dict, run_dir: Path, log_level: str):
     storage = (run_dir / "ray" / "tune").resolve()
     if tune.Tuner.can_restore(storage):
         logger.info(f"Tune restores the search from {storage}")
-        return tune.Tuner.restore(str(storage), trainable, param_space=space)
+        # trials that errored (out of space, a crash) run again, their sessions resuming
+        return tune.Tuner.restore(str(storage), trainable, param_space=space, resume_errored=True)
     return tune.Tuner(
         trainable,
         param_space=space,
@@ -194,7 +219,9 @@ def stopping(run_dir: Path) -> Iterator[list[int]]:
     """The first Ctrl-C or SIGTERM marks the folder (trials then know they are not stopped by
     the scheduler) and asks Tune to end with SIGUSR1, Tune's own stop signal: it saves its
     state and stops the trials, which wait for their sessions to save. Tune's SIGINT handler is
-    off (it would not see SIGTERM); later signals change nothing."""
+    off (it would not see SIGTERM); later signals change nothing. `ray.init` takes SIGTERM
+    (Python's exit, under Ray's native handler that prints a stack and aborts, exit 134): `fit`
+    puts these handlers back after it."""
     received: list[int] = []
 
     def handle(signum: int, frame: object) -> None:
