@@ -1,4 +1,5 @@
-"""Trials: a crashed session loses nothing of the others; Ctrl-C stops a trial cleanly."""
+"""Trials: a crashed session loses nothing of the others; Ctrl-C and a full disk stop a trial
+cleanly."""
 
 import json
 import os
@@ -9,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from slm_lab.experiment import context, trial
+from slm_lab.experiment import checkpoint, context, trial
 from slm_lab.experiment.run import start
-from slm_lab.lib.errors import SessionsFailed
+from slm_lab.lib.errors import DiskFull, SessionsFailed
 from slm_lab.spec.validate import validate
 from test.conftest import CLI, tiny_ppo, write_spec
-from test.experiment.crash_env import CRASH_ID
+from test.experiment.crash_env import CRASH_ID, FULL_ID, FULL_PATH, FULL_STEP
 
 CHECKPOINT_WAIT_S = 120
 
@@ -76,3 +77,23 @@ def test_a_session_with_its_final_metrics_is_done_whatever_ended_its_process(tmp
     assert t.outcome(1, killed) == "failed"
     assert t.outcome(1, trial.EXIT_INTERRUPTED) == "interrupted"
     assert t.outcome(1, 0) == "done"
+
+
+@pytest.mark.slow
+def test_a_session_out_of_space_stops_the_trial_as_sigterm_does(tmp_path: Path, monkeypatch):
+    """Session 1's process meets a full disk: its DiskFull reaches the trial through the queue,
+    session 0 saves and stops, and the error names both checkpoints; no trial metrics."""
+    raw = tiny_ppo(max_frame=200_000, max_session=2, log_frequency=100)
+    raw["env"].update(name=f"test.experiment.crash_env:{FULL_ID}", num_envs=1)
+    spec, _ = validate(raw)
+    spec["name"] = "full"
+    monkeypatch.setattr(trial, "cpu_count", lambda: 2)
+    with pytest.raises(DiskFull) as caught:
+        start(spec, Path("inline"), "train", False, "WARNING", tmp_path)
+    e, (run,) = caught.value, tmp_path.iterdir()
+    assert str(e.path) == FULL_PATH and e.run_dir == run
+    assert sorted(e.checkpoints) == [0, 1] and 0 < e.checkpoints[1] < FULL_STEP
+    frame = checkpoint.load(run / "model" / "full_t0_s0_resume.pt")["frame"]
+    assert frame == e.checkpoints[0] > 0
+    assert "Session 0 stopped by SIGTERM" in (run / "log" / "full_t0_s0.log").read_text()
+    assert not (run / "full_t0_trial_metrics_scalar.json").exists()
