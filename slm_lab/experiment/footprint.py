@@ -1,8 +1,9 @@
 """The memory a run needs, estimated before it starts: the sessions that train at once, each
-holding its process (Python, torch, the env packages), its replay, its envs and its nets, against
-the memory available now. A run that cannot fit is refused in one line before any folder, with
-the number per session (ResourceError); a replay alone that cannot fit is already refused where
-it is built (agent/memory/base.py:check_fits)."""
+holding its replay, its envs and its nets, against the memory available now. A run that cannot
+fit is refused in one line before any folder, with the number per session (ResourceError); a
+replay alone that cannot fit is already refused where it is built
+(agent/memory/base.py:check_fits). The interpreter itself (Python, torch: a few hundred MB a
+session process) is left out: what this process holds says little about a session's."""
 
 import os
 from dataclasses import dataclass
@@ -27,7 +28,6 @@ def resident() -> int:
 class Footprint:
     """One session's memory, in bytes."""
 
-    process: int  # the interpreter with torch and the env packages loaded
     replay: int
     envs: int
     nets: int
@@ -35,25 +35,24 @@ class Footprint:
 
     @property
     def total(self) -> int:
-        return self.process + self.replay + self.envs + self.nets
+        return self.replay + self.envs + self.nets
 
     def parts(self) -> str:
         return (
             f"replay {fmt_bytes(self.replay)}, {self.num_envs} envs {fmt_bytes(self.envs)}, "
-            f"nets {fmt_bytes(self.nets)}, process {fmt_bytes(self.process)}"
+            f"nets {fmt_bytes(self.nets)}"
         )
 
 
-def session_footprint(agent, num_envs: int, process: int, one_env: int) -> Footprint:
-    """A session of this agent with num_envs envs; `process`: this process's memory before the
-    env was built, `one_env`: what building one env added (its packages' first import
-    included, as a session process pays it too)."""
+def session_footprint(agent, num_envs: int, one_env: int) -> Footprint:
+    """A session of this agent with num_envs envs; `one_env`: the memory building one env
+    added (its packages' first import included, as a session process pays it too)."""
     memory = agent.memory
     replay = getattr(memory, "stored_bytes", 0) if memory is not None else 0
     params = sum(
         p.numel() * p.element_size() for net in agent.nets.values() for p in net.parameters()
     )
-    return Footprint(process, replay, num_envs * max(0, one_env), NET_COPIES * params, num_envs)
+    return Footprint(replay, num_envs * max(0, one_env), NET_COPIES * params, num_envs)
 
 
 def check_fits(footprint: Footprint, sessions: int) -> None:

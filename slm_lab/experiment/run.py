@@ -66,7 +66,7 @@ def preflight(
             check(agent)
         if sessions:
             num_envs = spec["env"]["num_envs"]
-            found = footprint.session_footprint(agent, num_envs, before, one_env)
+            found = footprint.session_footprint(agent, num_envs, one_env)
             footprint.check_fits(found, sessions)
     finally:
         env.close()

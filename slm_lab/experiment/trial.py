@@ -25,7 +25,7 @@ from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import Session, make_env, seed_everything
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.errors import DiskFull, LabError, SessionsFailed, fmt_bytes
-from slm_lab.lib.util import cpu_count, peak_memory
+from slm_lab.lib.util import cpu_count, disk_free, peak_memory
 
 SMALL_NET_PARAMS = 100_000  # below this, one torch thread is faster than several
 EXIT_INTERRUPTED = 130  # a session process stopped by Ctrl-C or SIGTERM after saving
@@ -173,11 +173,11 @@ class Trial:
                 elif outcome == "interrupted":
                     interrupt.request(signal.SIGTERM)  # one session stopped: the trial stops
                 elif outcome == "disk full":
-                    full = full or (faults.get() if not faults.empty() else None)
+                    full = full or self.fault(faults)
                     interrupt.request(signal.SIGTERM)  # the others save where they can
                 else:
                     failed.append(i)
-                    self.failed(i, proc.exitcode, peaks.get(i))
+                    self.note_failure(i, proc.exitcode, peaks.get(i))
             if self.reporter is not None:
                 self.reporter()
             if interrupt.requested() and not running and len(done) + len(failed) < total:
@@ -197,7 +197,7 @@ class Trial:
             return "disk full"
         return "interrupted" if exitcode == EXIT_INTERRUPTED else "failed"
 
-    def failed(self, index: int, exitcode: int, peak: int | None) -> None:
+    def note_failure(self, index: int, exitcode: int, peak: int | None) -> None:
         """Say how session `index` failed: killed by a signal (with the memory it held at its
         peak, when known: the out-of-memory killer sends SIGKILL), or crashed."""
         log_dir = self.ctx.paths.log_dir
@@ -210,6 +210,13 @@ class Trial:
             how += f" at a peak of {fmt_bytes(peak)} of memory"
         self.failures[index] = f"s{index} {how}"
         logger.error(f"Session {index} was {how}; the others go on: see {log_dir}")
+
+    def fault(self, faults) -> DiskFull:
+        """The DiskFull a session process sent (or, had none come, one for the run folder)."""
+        if not faults.empty():
+            return faults.get()
+        run_dir = self.ctx.paths.run_dir
+        return DiskFull(run_dir, disk_free(run_dir))
 
     def disk_full(self, error: DiskFull, done: list[int]) -> DiskFull:
         """The error, with the frame of each unfinished session's checkpoint on disk."""

@@ -119,10 +119,10 @@ def test_after_a_full_disk_train_at_continues_the_tables_without_a_gap(tmp_path:
 
 
 def test_the_sessions_at_once_must_fit_together(monkeypatch):
-    one = footprint.Footprint(process=300, replay=600, envs=80, nets=20, num_envs=4)
+    one = footprint.Footprint(replay=900, envs=80, nets=20, num_envs=4)
     monkeypatch.setattr(footprint, "available_memory", lambda: int(1.5 * one.total))
     footprint.check_fits(one, 1)
-    with pytest.raises(ResourceError, match=r"2 sessions at once x 1000 B each \(replay 600 B"):
+    with pytest.raises(ResourceError, match=r"2 sessions at once x 1000 B each \(replay 900 B"):
         footprint.check_fits(one, 2)
 
 
