@@ -126,6 +126,29 @@ class Normal(Continuous):
         return (0.5 + 0.5 * LOG_2PI + log_std).sum(-1)
 
 
+class NormalTanh(Normal):
+    """A diagonal Gaussian squashed by tanh on its way to the env (Brax's PPO policy): the memory
+    keeps the pre-tanh actions, whose log-probs need no atanh; log-probs and entropy include the
+    tanh's change of volume (the entropy's from one reparameterised sample, as Brax estimates it)."""
+
+    @staticmethod
+    def log_det(pre: torch.Tensor) -> torch.Tensor:
+        """log |d tanh(u) / du| per dimension, in a form that stays finite for large |u|."""
+        return 2.0 * (math.log(2.0) - pre - F.softplus(-2.0 * pre))
+
+    def log_prob(self, out: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        return super().log_prob(out, actions) - self.log_det(actions).sum(-1)
+
+    def entropy(self, out: torch.Tensor) -> torch.Tensor:
+        return super().entropy(out) + self.log_det(super().sample(out)).sum(-1)
+
+    def to_env(self, actions: np.ndarray) -> np.ndarray:
+        squashed = np.tanh(actions)
+        if not self.bounded:
+            return squashed.reshape(-1, *self.shape)
+        return self.rescale(squashed).reshape(-1, *self.shape)
+
+
 class Beta(Continuous):
     """Beta(a, b) per dimension on [0, 1] (Chou et al. 2017), a, b = 1 + softplus(outputs) so the
     density is unimodal; actions map linearly onto the env's bounds."""
@@ -337,6 +360,7 @@ PDTYPES = {
     gym.spaces.Box: {
         "default": Normal,
         "Normal": Normal,
+        "NormalTanh": NormalTanh,
         "Beta": Beta,
         "MultivariateNormal": MultivariateNormal,
         "Gumbel": Gumbel,

@@ -15,6 +15,7 @@ PDTYPES = (
     "Argmax",
     "GumbelSoftmax",
     "Normal",
+    "NormalTanh",
     "Beta",
     "MultivariateNormal",
     "Gumbel",

@@ -236,3 +236,24 @@ def test_pdtype_that_does_not_fit_the_space():
         action_pd("Normal", gym.spaces.Discrete(2))
     assert err.value.path == "agent.algorithm.action_pdtype"
     assert "Categorical" in str(err.value)
+
+
+def test_normal_tanh_is_a_tanh_squashed_gaussian_on_pre_tanh_actions():
+    from slm_lab.lib.distribution import NormalTanh
+
+    pd = action_pd("NormalTanh", BOX)
+    assert isinstance(pd, NormalTanh) and pd.param_dim == 4
+    out = torch.randn(BATCH, 4) / 2
+    mean, log_std = out.chunk(2, -1)
+    squashed = D.TransformedDistribution(
+        D.Normal(mean, log_std.exp()), [D.transforms.TanhTransform(cache_size=1)]
+    )
+    pre = pd.sample(out)  # what the memory keeps
+    close(pd.log_prob(out, pre), squashed.log_prob(torch.tanh(pre)).sum(-1))
+    torch.manual_seed(0)
+    outs = out.expand(DRAWS, *out.shape)
+    estimate = pd.entropy(outs).mean(0)  # one sample each, averaged
+    reference = -pd.log_prob(outs, pd.sample(outs)).mean(0)  # -E[log p], as checked above
+    assert torch.allclose(estimate, reference, atol=0.1)
+    env = pd.to_env(np.array([[-50.0, 0.0], [50.0, 0.5]], np.float32))
+    np.testing.assert_allclose(env, [[-2.0, 5.0], [2.0, 5.0 + 5.0 * np.tanh(0.5)]], rtol=1e-5)
