@@ -7,6 +7,11 @@ from slm_lab.agent.memory.base import Layout
 from slm_lab.agent.registered import registered_class
 
 
+def host(obs):
+    """numpy observations as they are; a tensor as a numpy array (a view on the CPU)."""
+    return obs if isinstance(obs, np.ndarray) else obs.cpu().numpy()
+
+
 class Agent:
     def __init__(
         self, spec: dict, env, clock, dev_checks: bool = False, memory: bool = True
@@ -39,8 +44,11 @@ class Agent:
         return action if pd is None else pd.to_env(action)
 
     def store(self, obs, action, reward, next_obs, terminated, truncated) -> None:
-        """One vector step into the memory (next_obs: each step's real next observation)."""
+        """One vector step into the memory (next_obs: each step's real next observation).
+        Memories live on the host: observations an env hands over as tensors on a device are
+        copied there (none on the CPU)."""
         if self.memory is not None:
+            obs, next_obs = host(obs), host(next_obs)
             self.memory.add(obs, action, reward, next_obs, terminated, truncated)
 
     def learn(self) -> None:

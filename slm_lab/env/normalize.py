@@ -4,12 +4,15 @@ Observations: each feature shifted and scaled by the running mean and variance o
 observation seen in training, then clipped to [-clip_obs, clip_obs]. Rewards: divided by the
 running standard deviation of each env's discounted return (not shifted, so their sign is kept),
 then clipped to [-clip_reward, clip_reward]. Scores are always tracked on the raw rewards.
-Both statistics are part of a session's state: `state_dict` / `load_state_dict`.
+Both statistics are part of a session's state: `state_dict` / `load_state_dict`. TorchObsNorm
+does ObsNorm's work on torch tensors where an env hands its observations over on a device.
 """
+
+from typing import Any
 
 import numpy as np
 
-from slm_lab.lib.math_util import RunningStats
+from slm_lab.lib.math_util import STATS_EPS, VAR_EPS, RunningStats
 
 
 class ObsNorm:
@@ -38,6 +41,46 @@ class ObsNorm:
                 f"shape {self.stats.shape}"
             )
         self.stats.load_state_dict(state)
+
+
+class TorchObsNorm:
+    """ObsNorm on torch tensors, on the device the observations are on (a GPU: no copy to the
+    host). Statistics in float64, as ObsNorm's; its state dict is ObsNorm's (numpy)."""
+
+    def __init__(self, shape: tuple[int, ...], clip: float, device: Any) -> None:
+        import torch
+
+        self.torch, self.clip = torch, clip
+        self.shape = shape
+        self.mean = torch.zeros(shape, dtype=torch.float64, device=device)
+        self.var = torch.ones(shape, dtype=torch.float64, device=device)
+        self.count = STATS_EPS
+
+    def update(self, obs: Any) -> None:
+        batch = obs.reshape(-1, *self.shape).double()
+        n = batch.shape[0]
+        mean, var = batch.mean(0), batch.var(0, unbiased=False)
+        delta, total = mean - self.mean, self.count + n
+        m2 = self.var * self.count + var * n + delta**2 * self.count * n / total
+        self.mean, self.var, self.count = self.mean + delta * n / total, m2 / total, total
+
+    def __call__(self, obs: Any) -> Any:
+        scaled = (obs - self.mean) / self.torch.sqrt(self.var + VAR_EPS)
+        return scaled.clamp(-self.clip, self.clip).float()
+
+    def state_dict(self) -> dict:
+        return {"mean": self.mean.cpu().numpy(), "var": self.var.cpu().numpy(), "count": self.count}
+
+    def load_state_dict(self, state: dict) -> None:
+        shape = np.shape(state["mean"])
+        if shape != self.shape or np.shape(state["var"]) != shape:
+            raise ValueError(
+                f"normaliser statistics of shape {shape} do not fit observations of "
+                f"shape {self.shape}"
+            )
+        self.mean = self.torch.as_tensor(np.asarray(state["mean"], np.float64)).to(self.mean)
+        self.var = self.torch.as_tensor(np.asarray(state["var"], np.float64)).to(self.var)
+        self.count = float(state["count"])
 
 
 class RewardNorm:

@@ -18,7 +18,8 @@ from loguru import logger
 
 from slm_lab.env import atari, render
 from slm_lab.env.atari import LifeLoss
-from slm_lab.env.normalize import ObsNorm, RewardNorm
+from slm_lab.env.normalize import ObsNorm, RewardNorm, TorchObsNorm
+from slm_lab.env.playground import PlaygroundVecEnv
 from slm_lab.env.snapshot import Restorable, restorable
 from slm_lab.lib.state import Stateful, capture, restore
 from slm_lab.spec import schema
@@ -136,6 +137,7 @@ class VecEnv:
         self.frame_stack = env_spec["frame_stack"] if native else 1
         self.life_loss = LifeLoss(self.num_envs) if native and env_spec["life_loss_info"] else None
         self.clip_reward = env_spec["clip_reward"]
+        self.reward_scale = env_spec["reward_scale"] if self.mode == "jax" else None
         self.learns_stats = obs_norm is None
         self.obs_norm = obs_norm or self._obs_norm(env_spec)
         self.reward_norm = (
@@ -146,11 +148,13 @@ class VecEnv:
         self.raw_obs = None  # the last raw observations, which Atari frames are drawn from
         native_screen = native and render_mode == "human"
         self.screen = render.Screen(self.name) if native_screen else None
-        self.restorable = not native and restorable(self.name)
+        self.restorable = self.mode in ("sync", "async") and restorable(self.name)
 
     def _build(self, env_spec: dict, render_mode: str | None) -> gym.vector.VectorEnv:
         if self.mode == "native":
             return atari.make(env_spec, self.num_envs)
+        if self.mode == "jax":  # drawn (rgb_array) by `frame`, never on screen (run.start)
+            return PlaygroundVecEnv(env_spec, self.num_envs)
         if is_mujoco(self.name):
             route_mujoco_warnings()
         kwargs = gym_kwargs(env_spec)
@@ -160,9 +164,12 @@ class VecEnv:
             return gym.vector.AsyncVectorEnv(fns, autoreset_mode=SAME_STEP, context="spawn")
         return gym.vector.SyncVectorEnv(fns, autoreset_mode=SAME_STEP)
 
-    def _obs_norm(self, env_spec: dict) -> ObsNorm | None:
+    def _obs_norm(self, env_spec: dict) -> ObsNorm | TorchObsNorm | None:
         if not env_spec["normalize_obs"]:
             return None
+        device = self.env.device if self.mode == "jax" else None
+        if device is not None:  # where the observations are: no copy to the host
+            return TorchObsNorm(self.observation_space.shape, env_spec["clip_obs"], device)
         return ObsNorm(self.observation_space.shape, env_spec["clip_obs"])
 
     def _maker(self, kwargs: dict, render_mode: str | None):
@@ -219,6 +226,8 @@ class VecEnv:
 
     def final_obs(self, obs: np.ndarray, info: dict, done: np.ndarray) -> np.ndarray:
         """The real next observations, raw: the finished episodes' last ones where done."""
+        if self.mode == "jax":
+            return info["final_obs"]  # every env's already
         next_obs = obs.copy()
         idx = np.flatnonzero(done)
         final = info["final_obs"]  # ale-py: a dense array; gymnasium: an object array
@@ -234,6 +243,8 @@ class VecEnv:
         return self.obs_norm(obs)
 
     def learning_reward(self, reward: np.ndarray, done: np.ndarray) -> np.ndarray:
+        if self.reward_scale is not None:
+            reward = (reward * self.reward_scale).astype(np.float32)
         if self.reward_norm is not None:
             return self.reward_norm(reward, done)
         if self.clip_reward is not None:
@@ -285,6 +296,8 @@ class VecEnv:
         """Env 0 as an RGB image (built with render_mode "rgb_array", or any Atari env)."""
         if self.mode == "native":
             return render.atari_frame(self.raw_obs[0])
+        if self.mode == "jax":
+            return self.env.render()
         return self.env.envs[0].render()
 
     def close(self) -> None:

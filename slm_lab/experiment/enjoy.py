@@ -92,7 +92,11 @@ def enjoy(run: Path, data_root: Path, episodes: int, render: bool, video: bool) 
     name, env_spec = spec["name"], dict(spec["env"])
     paths = RunPaths(run_dir=run, name=name)
     session = best_session(paths)
-    if env_spec["vectorization_mode"] != "native":
+    if env_spec["vectorization_mode"] == "jax":
+        if render:
+            raise UsageError(f"--render cannot show {env_spec['name']} on screen: use --video")
+        env_spec["device"] = None  # numpy observations, as the saved statistics are
+    elif env_spec["vectorization_mode"] != "native":
         env_spec["vectorization_mode"] = "sync"  # one env, drawn in this process
     env_spec["normalize_reward"] = False  # scores are raw; nothing learns here
     if video and not render and not os.environ.get("DISPLAY"):

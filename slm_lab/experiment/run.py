@@ -20,7 +20,7 @@ from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import make_env
 from slm_lab.experiment.trial import Trial, worker_count
 from slm_lab.lib import logger as lab_logger
-from slm_lab.lib.errors import DiskFull, SessionsFailed, SpecError, UsageError
+from slm_lab.lib.errors import DiskFull, LabError, SessionsFailed, SpecError, UsageError
 from slm_lab.lib.redact import redact
 from slm_lab.lib.run_paths import RunPaths, new_folder
 from slm_lab.lib.util import cpu_count, git_info, space_checked, versions, write_json
@@ -57,6 +57,8 @@ def preflight(
     before = footprint.resident()
     try:
         env = make_env(spec, num_envs=1)
+    except LabError:
+        raise  # the lab's own refusal (a missing install): already one line
     except (TypeError, ValueError, AssertionError, gym.error.Error) as e:  # envs assert on args
         raise SpecError(f"gymnasium could not make {spec['env']['name']}: {e}", "env") from e
     one_env = footprint.resident() - before
@@ -85,6 +87,11 @@ def start(
     and the trial metrics."""
     if mode == "dev":
         spec["meta"]["max_session"] = 1
+    if render and schema.is_playground(spec["env"]["name"]):
+        raise UsageError(
+            f"--render cannot show {spec['env']['name']} on screen: record it with enjoy --video",
+            "--render",
+        )
     preflight(spec, sessions=sessions_at_once(spec, cpu_count()))
     spec, ctx = open_run(spec, spec_file, mode, render, log_level, data_root)
     lab_logger.setup(log_level, ctx.paths.log_file())

@@ -1,6 +1,7 @@
 """Env ids and the keyword arguments their constructors accept, checked without building an env:
 against gymnasium's registry when it is installed, else against the id table (env_ids.json, which
-scripts/gen_env_ids.py writes), so the minimal install refuses an unknown id too."""
+scripts/gen_env_ids.py writes), so the minimal install refuses an unknown id too. MuJoCo
+Playground's ids (`playground/<Env>`) are always checked against the table."""
 
 import importlib
 import inspect
@@ -10,6 +11,7 @@ from functools import cache
 from pathlib import Path
 
 from slm_lab.lib.errors import SpecError, unknown_name
+from slm_lab.spec.schema import is_playground
 
 ENV_IDS_FILE = Path(__file__).parent / "env_ids.json"
 # keyword arguments gymnasium.make itself takes, whatever the env
@@ -18,7 +20,7 @@ MAKE_KWARGS = ("max_episode_steps", "autoreset", "disable_env_checker", "render_
 
 @cache
 def env_ids() -> frozenset[str]:
-    """The Gymnasium and ALE env ids, as data (no gymnasium import)."""
+    """The Gymnasium, ALE and MuJoCo Playground env ids, as data (no gymnasium import)."""
     return frozenset(json.loads(ENV_IDS_FILE.read_text()))
 
 
@@ -49,6 +51,9 @@ def split_custom(name: str) -> tuple[str, str]:
 
 def check_env_id(name: str) -> tuple[str, ...] | None:
     """Refuse an unknown id; return the kwargs it accepts (None: any, or gymnasium absent)."""
+    if is_playground(name):  # MuJoCo Playground's ids are in the table, its package optional
+        check_listed(name)
+        return ()
     registry = _registry()
     if registry is None:
         check_listed(name)

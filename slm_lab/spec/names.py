@@ -159,7 +159,8 @@ INIT_FNS = (
     "xavier_uniform_",
 )
 RNN_CELLS = ("RNN", "LSTM", "GRU")
-VECTORIZATION_MODES = ("sync", "async", "native")  # native: ale-py's own (Atari only)
+# native: ale-py's vector env (Atari only); jax: MuJoCo Playground's vmap (playground/ only)
+VECTORIZATION_MODES = ("sync", "async", "native", "jax")
 DISTRIBUTED = (False, "synced", "shared")
 MODES = ("dev", "train", "search", "enjoy")
 SEARCH_SAMPLERS = (

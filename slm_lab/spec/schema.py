@@ -230,14 +230,42 @@ ATARI_DEFAULTS: dict[str, Any] = {
 }
 
 
+PLAYGROUND_PREFIX = "playground/"
+# MuJoCo Playground (JAX): the learner's reward scale (scores stay raw), and where observations go:
+# auto (the GPU when torch sees one, else host arrays), null (host arrays), cpu, cuda, cuda:N
+# (torch tensors on that device, handed over from JAX through DLPack)
+PLAYGROUND_FIELDS = {
+    "reward_scale": num(above=0.0),
+    "device": Field("str", nullable=True),
+}
+PLAYGROUND_DEFAULTS: dict[str, Any] = {"reward_scale": 1.0, "device": "auto"}
+PLAYGROUND_INSTALL = "uv sync --group playground"
+
+
 def is_atari(name: str) -> bool:
     return name.startswith(ATARI_PREFIX)
 
 
+def is_playground(name: str) -> bool:
+    return name.startswith(PLAYGROUND_PREFIX)
+
+
+def family_fields(name: str) -> tuple[dict[str, Field], dict[str, Any]]:
+    """The keys and defaults an env family adds to the env section (Atari, Playground)."""
+    if is_atari(name):
+        return ATARI_FIELDS, ATARI_DEFAULTS
+    if is_playground(name):
+        return PLAYGROUND_FIELDS, PLAYGROUND_DEFAULTS
+    return {}, {}
+
+
 def default_vectorization(name: str) -> str:
-    """ale-py's native vector env for Atari; sync for the rest, measured faster than async for
-    classic control, Box2D and MuJoCo (docs/BENCHMARKS.md, vector throughput)."""
-    return "native" if is_atari(name) else "sync"
+    """ale-py's native vector env for Atari; JAX's vmap for MuJoCo Playground; sync for the
+    rest, measured faster than async for classic control, Box2D and MuJoCo (docs/BENCHMARKS.md,
+    vector throughput)."""
+    if is_atari(name):
+        return "native"
+    return "jax" if is_playground(name) else "sync"
 
 
 MAX_SESSIONS = 1024  # seeds per trial

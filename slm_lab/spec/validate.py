@@ -1,6 +1,7 @@
 """Check a parsed spec against the schema, coerce numbers, fill defaults, collect warnings."""
 
 import copy
+import re
 from typing import Any
 
 from slm_lab.lib.errors import SpecError, unknown_name
@@ -17,6 +18,8 @@ from slm_lab.spec.net_checks import check_hydra_layers, check_loss, check_lr_sch
 
 EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_spec
 MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
+FAMILY_MODES = ("native", "jax")  # vector envs of their own family only
+DEVICES = ("auto", None, "cpu", "cuda", "cuda:N")
 
 
 def unwrap_legacy(spec: dict, v: Validator) -> dict:
@@ -199,10 +202,10 @@ def check_batching(algo: dict, env: dict) -> None:
 def check_env(env: dict, v: Validator) -> dict:
     """The env section with its family's defaults filled in (Atari preprocessing, clipping)."""
     require(env, S.REQUIRED_ENV, "env")
-    atari = isinstance(env.get("name"), str) and S.is_atari(env["name"])
-    fields = {**S.ENV_FIELDS, **S.ATARI_FIELDS} if atari else S.ENV_FIELDS
-    env = check_section(env, fields, "env", v, known=_env_passthrough(env, v))
-    out = {**S.ENV_DEFAULTS, **(S.ATARI_DEFAULTS if atari else {})}
+    known = _env_passthrough(env, v)
+    family, family_defaults = S.family_fields(env["name"])
+    env = check_section(env, {**S.ENV_FIELDS, **family}, "env", v, known=known)
+    out = {**S.ENV_DEFAULTS, **family_defaults}
     out |= env
     if out["vectorization_mode"] is None:
         out["vectorization_mode"] = S.default_vectorization(out["name"])
@@ -210,17 +213,30 @@ def check_env(env: dict, v: Validator) -> dict:
         if out[norm] and out[clip] is None:
             out[clip] = S.NORMALIZE_CLIP
     check_vectorization(out)
+    if S.is_playground(out["name"]):
+        check_device(out["device"])
     return out
 
 
 def check_vectorization(env: dict) -> None:
-    native = env["vectorization_mode"] == "native"
-    if native != S.is_atari(env["name"]):
+    """Atari runs on ale-py's native vector env, MuJoCo Playground on JAX, the rest on
+    gymnasium's sync or async vector envs."""
+    own = S.default_vectorization(env["name"])
+    allowed = [own] if own in FAMILY_MODES else ["sync", "async"]
+    if env["vectorization_mode"] not in allowed:
         raise SpecError(
-            "Atari envs run on ale-py's native vector env (native); other envs on sync or async",
+            "Atari envs run on ale-py's native vector env (native), playground/ envs on JAX "
+            "(jax), other envs on sync or async",
             "env.vectorization_mode",
-            ["native"] if S.is_atari(env["name"]) else ["sync", "async"],
+            allowed,
         )
+
+
+def check_device(device: str | None) -> None:
+    """A playground env's `device`: auto, null, cpu, cuda or cuda:N."""
+    if device is None or re.fullmatch(r"auto|cpu|cuda(:\d+)?", device):
+        return
+    raise SpecError(f"unknown device {device!r}", "env.device", DEVICES)
 
 
 def _env_passthrough(env: dict, v: Validator) -> tuple:
@@ -228,8 +244,8 @@ def _env_passthrough(env: dict, v: Validator) -> tuple:
     if not isinstance(env.get("name"), str):
         raise type_error("env.name", "a Gymnasium id", env.get("name"))
     accepted = check_env_id(env["name"])
-    if S.is_atari(env["name"]):
-        return ()  # the native vector env takes only ATARI_FIELDS
+    if S.is_atari(env["name"]) or S.is_playground(env["name"]):
+        return ()  # their vector envs take only their family's fields
     extra = set(env) - set(S.ENV_FIELDS)
     return tuple(extra) if accepted is None else (*accepted, *S.ENV_LAB_KEYS)
 

@@ -58,8 +58,9 @@ class Algorithm(Stateful):
         """The learning rule on one batch."""
         raise NotImplementedError
 
-    def to_tensor(self, obs: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(obs).to(self.device)
+    def to_tensor(self, obs: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Observations as the env hands them over (numpy, or a tensor on its device)."""
+        x = (obs if isinstance(obs, torch.Tensor) else torch.from_numpy(obs)).to(self.device)
         return x.float() if x.is_floating_point() else x
 
     @staticmethod
