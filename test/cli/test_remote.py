@@ -47,9 +47,10 @@ def task(kind: str, mode: str):
 def test_task_files_parse_with_dstacks_own_models(kind: str, mode: str):
     config = task(kind, mode)
     assert config.type == "task" and config.name == f"slm-lab-{kind}-{mode}"
+    groups = " --group playground" if kind == "gpu" else ""  # JAX's CUDA build, for playground/
     assert config.commands == [
         "pip install --quiet uv",
-        "uv sync --frozen --quiet",
+        f"uv sync --frozen --quiet{groups}",
         "uv run slm-lab remote-job",
     ]
     env = dict(config.env)
