@@ -11,6 +11,7 @@ from slm_lab.spec.loader import parse, read_text, spec_names
 from test.conftest import FIXTURES
 
 SETS = {"env": "ALE/Pong-v5", "max_frame": "1e6"}
+PLAYGROUND_SETS = {**SETS, "env": "playground/CartpoleBalance"}
 FILES = sorted(p for p in FIXTURES.rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
 CASES = [(f, n) for f in FILES for n in spec_names(parse(read_text(f), f))]
 DQN_FILES = ("benchmark/dqn/dqn_cartpole.json", "benchmark_arc/dqn/dqn_classic_arc.yaml")
@@ -28,14 +29,15 @@ RUNNABLE = [
 
 
 def test_fixture_files_present():
-    assert len(FILES) == 7 and len(CASES) >= 30
+    assert len(FILES) == 8 and len(CASES) >= 30
     assert (FIXTURES / "LICENSE").is_file()
 
 
 @pytest.mark.parametrize(("file", "name"), CASES, ids=[f"{f.name}:{n}" for f, n in CASES])
 def test_every_fixture_spec_loads(file: Path, name: str):
     text = read_text(file)
-    sets = [f"{k}={v}" for k, v in SETS.items() if f"${{{k}}}" in text]
+    given = PLAYGROUND_SETS if "playground" in file.name else SETS
+    sets = [f"{k}={v}" for k, v in given.items() if f"${{{k}}}" in text]
     loaded = load_spec(file, name, sets)
     assert loaded.spec["agent"]["algorithm"]["name"] == loaded.spec["agent"]["name"]
     assert isinstance(loaded.spec["env"]["max_frame"], int)
