@@ -68,7 +68,8 @@ ALGORITHM_FIELDS = {
     "entropy_coef_spec": SCHEDULE,
     "clip_eps_spec": SCHEDULE,
     "normalize_v_targets": BOOL,
-    "normalize_advantages": BOOL,
+    # true (or standardize): per minibatch; percentile: by the tracked 5-95th percentile range
+    "normalize_advantages": Field("any", choices=names.ADVANTAGE_NORMS),
     "clip_vloss": BOOL,
     "symlog": BOOL,
     "center_return": BOOL,
@@ -164,7 +165,7 @@ NET_DEFAULTS: dict[str, Any] = {
     "update_frequency": 1,
     "polyak_coef": 0.005,
 }
-DEFAULT_OPTIM = {"name": "Adam", "lr": 3e-4}
+DEFAULT_OPTIM = {"name": "Adam", "lr": 1e-3}  # the original's {"name": "Adam"}: torch's rate
 GPU_VALUES = ("auto", True, False)
 
 MEMORY_FIELDS = {

@@ -51,7 +51,7 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
         )
     else:
         agent["critic_net"] = None
-    check_batching(algo, env)
+    check_batching(algo, env, v)
     check_dueling(algo["name"], agent["net"]["type"])
     return agent
 
@@ -130,15 +130,7 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
         **copy.deepcopy(registry.NETS[net["type"]].defaults),
         **net,
     }
-    has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
-    if not has_optim:
-        out["optim_spec"] = dict(S.DEFAULT_OPTIM)
-    one_optim = out["shared"] or out["use_same_optim"]
-    if one_optim and "optim_spec" not in out:
-        raise SpecError(
-            "a shared net, or use_same_optim, trains with one optimizer: give optim_spec",
-            f"{path}.optim_spec",
-        )
+    fill_optim_specs(out)
     if net["type"] == "TorchArcNet" and not any(
         net.get(k) for k in ("arc", "arc_file", "actor_arc", "critic_arc")
     ):
@@ -152,6 +144,18 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
     for key in (k for k in out if k.endswith("loss_spec")):
         check_loss(out[key], f"{path}.{key}", v)
     return out
+
+
+def fill_optim_specs(net: dict) -> None:
+    """Every optimizer a builder reads has its spec. As in the original lab, a shared net (or
+    use_same_optim) trains with the actor's optimizer and LR scheduler when the spec gives them
+    (`actor_optim_spec` replaces `optim_spec`); a net with no optimizer spec gets Adam at torch's
+    default rate."""
+    if net["shared"] or net["use_same_optim"]:
+        for key in ("optim_spec", "lr_scheduler_spec"):
+            if f"actor_{key}" in net:
+                net[key] = net[f"actor_{key}"]
+    net.setdefault("optim_spec", dict(S.DEFAULT_OPTIM))
 
 
 def check_conv_layers(layers: list, path: str) -> None:
@@ -188,15 +192,18 @@ def check_activations(value: object, path: str) -> None:
             raise unknown_name("activation", name, where, allowed)
 
 
-def check_batching(algo: dict, env: dict) -> None:
+def check_batching(algo: dict, env: dict, v: Validator) -> None:
+    """A minibatch larger than the batch is the whole batch (the original lab's correction)."""
     if "minibatch_size" not in algo or "time_horizon" not in algo:
         return
     batch = algo["time_horizon"] * env["num_envs"]
     if algo["minibatch_size"] > batch:
-        raise SpecError(
-            f"{algo['minibatch_size']} exceeds the batch time_horizon x num_envs = {batch}",
+        v.warn(
             "agent.algorithm.minibatch_size",
+            f"{algo['minibatch_size']} exceeds the batch time_horizon x num_envs = {batch}: "
+            f"{batch} used, as the original lab does",
         )
+        algo["minibatch_size"] = batch
 
 
 def check_env(env: dict, v: Validator) -> dict:

@@ -16,19 +16,24 @@ import torch
 
 from slm_lab.agent.algorithm.actor_critic import ActorCritic
 from slm_lab.agent.algorithm.rollout import gae_advantages, rollout
-from slm_lab.lib.math_util import symlog
+from slm_lab.lib.math_util import PercentileScale, symlog
 from slm_lab.lib.schedule import Schedule
 
 ADV_EPS = 1e-8
+PERCENTILE = "percentile"
 
 
 class PPO(ActorCritic):
+    state_attrs = (*ActorCritic.state_attrs, "adv_scale")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
         self.rollout = s["time_horizon"]
         self.clip_eps = Schedule(s["clip_eps_spec"])
         self.epochs, self.minibatch_size = s["training_epoch"], s["minibatch_size"]
+        norm = s["normalize_advantages"]
+        self.adv_scale = PercentileScale() if norm == PERCENTILE else None
 
     @torch.no_grad()
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -45,9 +50,7 @@ class PPO(ActorCritic):
         out, v = self.forward(mb["obs"])
         logp = self.pd.log_prob(out, mb["action"])
         entropy = self.pd.entropy(out).mean()
-        adv = mb["adv"]
-        if self.spec["normalize_advantages"] and adv.numel() > 1:
-            adv = (adv - adv.mean()) / (adv.std() + ADV_EPS)
+        adv = self.normalized(mb["adv"])
         ratio = (logp - mb["old_logp"]).exp()
         surrogate = torch.min(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
         policy_loss = -surrogate.mean()
@@ -64,6 +67,15 @@ class PPO(ActorCritic):
             - ent_coef * entropy
             + s["val_loss_coef"] * val_loss.mean()
         ), entropy
+
+    def normalized(self, adv: torch.Tensor) -> torch.Tensor:
+        """A minibatch's advantages: standardized, or scaled by their tracked percentile range
+        (`normalize_advantages: percentile`), or as they are (false)."""
+        if self.adv_scale is not None:
+            return self.adv_scale(adv)
+        if self.spec["normalize_advantages"] and adv.numel() > 1:
+            return (adv - adv.mean()) / (adv.std() + ADV_EPS)
+        return adv
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:
         data = self.prepare(batch)
