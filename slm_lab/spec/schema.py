@@ -90,6 +90,24 @@ ALGORITHM_FIELDS = {
     "sil_val_loss_coef": num(low=0.0),
 }
 
+SAC_FAMILY = ("SoftActorCritic", "CrossQ")
+SAC_START_STEP = 1000  # SAC's least training_start_step
+
+
+DERIVED_KEYS = ("training_start_step", "training_iter")
+
+
+def derived_defaults(algo_name: str, env: dict, memory: dict) -> dict[str, int]:
+    """The original lab's defaults that depend on the rest of the spec, for the off-policy
+    algorithms (the registry writes them as None): SAC and CrossQ take num_envs gradient steps a
+    vector step (one a frame) from max(1000, batch_size) frames on; the DQN family starts
+    training at batch_size frames."""
+    start = memory["batch_size"]
+    if algo_name in SAC_FAMILY:
+        return {"training_start_step": max(SAC_START_STEP, start), "training_iter": env["num_envs"]}
+    return {"training_start_step": start}
+
+
 SCHEDULE_FIELDS = {
     "name": Field("str", choices=names.SCHEDULES),
     "start_val": num(),

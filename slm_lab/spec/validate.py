@@ -7,7 +7,7 @@ from typing import Any
 from slm_lab.lib.errors import SpecError, unknown_name
 from slm_lab.spec import names, registry
 from slm_lab.spec import schema as S
-from slm_lab.spec.env_ids import check_env_id
+from slm_lab.spec.env_ids import check_env_id, legacy_atari
 from slm_lab.spec.fields import (
     Validator,
     check_section,
@@ -44,6 +44,7 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     agent["algorithm"] = algo
     agent.setdefault("name", algo["name"])
     agent["memory"] = check_memory(agent["memory"], algo["name"], v)
+    fill_derived(algo, env, agent["memory"])
     agent["net"] = check_net(agent["net"], "agent.net", v, entry.net_defaults)
     if agent.get("critic_net") is not None:
         agent["critic_net"] = check_net(
@@ -54,6 +55,15 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     check_batching(algo, env, v)
     check_dueling(algo["name"], agent["net"]["type"])
     return agent
+
+
+def fill_derived(algo: dict, env: dict, memory: dict) -> None:
+    """The defaults that depend on the env and the memory (registered as None)."""
+    if not any(key in algo and algo[key] is None for key in S.DERIVED_KEYS):
+        return
+    for key, value in S.derived_defaults(algo["name"], env, memory).items():
+        if algo[key] is None:
+            algo[key] = value
 
 
 def check_dueling(algo_name: str, net_type: str) -> None:
@@ -209,6 +219,7 @@ def check_batching(algo: dict, env: dict, v: Validator) -> None:
 def check_env(env: dict, v: Validator) -> dict:
     """The env section with its family's defaults filled in (Atari preprocessing, clipping)."""
     require(env, S.REQUIRED_ENV, "env")
+    env = modern_atari(env, v)
     known = _env_passthrough(env, v)
     family, family_defaults = S.family_fields(env["name"])
     env = check_section(env, {**S.ENV_FIELDS, **family}, "env", v, known=known)
@@ -223,6 +234,22 @@ def check_env(env: dict, v: Validator) -> dict:
     if S.is_playground(out["name"]):
         check_device(out["device"])
     return out
+
+
+def modern_atari(env: dict, v: Validator) -> dict:
+    """A gym-era Atari id runs as its ALE id, preprocessed as every Atari env here (84x84
+    grayscale, 4 frames stacked: what the original lab's conv nets were written for), keeping
+    the old id's sticky actions unless the spec sets them."""
+    legacy = legacy_atari(env["name"]) if isinstance(env.get("name"), str) else None
+    if legacy is None:
+        return env
+    ale_id, sticky = legacy
+    v.warn("env.name", f"{env['name']} is a gym-era Atari id: runs as {ale_id}, preprocessed")
+    return {
+        **env,
+        "name": ale_id,
+        "repeat_action_probability": env.get("repeat_action_probability", sticky),
+    }
 
 
 def check_vectorization(env: dict) -> None:
