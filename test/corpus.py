@@ -1,7 +1,12 @@
 """The original lab's spec corpus (test/fixtures/original-specs): every entry of every file, the
-`-s` values its `${...}` placeholders get, and what building it (env + agent, no training) gives."""
+`-s` values its `${...}` placeholders get, and what building it (env + agent, no training) gives.
 
+    uv run python -m test.corpus        # builds every entry, prints each outcome and the counts
+"""
+
+import sys
 import traceback
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,17 +18,16 @@ ATARI_ID = "ALE/Pong-v5"
 MUJOCO_ID = "HalfCheetah-v5"
 PLAYGROUND_ID = "playground/CartpoleBalance"
 MAX_FRAME = "1e6"
-# the file name part that says which env family a `${env}` file was written for
-FAMILY_IDS = {"playground": PLAYGROUND_ID, "mujoco": MUJOCO_ID, "atari": ATARI_ID}
+# the file name part that says which env family a `${env}` file was written for (else Atari)
+FAMILY_IDS = {"playground": PLAYGROUND_ID, "mujoco": MUJOCO_ID}
 
-# entries the off-policy branch makes run: async (distributed) SAC, CrossQ on arcs and on Atari
+ATARI_WORDS = ("atari", "pong", "qbert", "breakout", "videopinball")  # in Atari files' names
+# what the off-policy branch makes run: distributed (async) SAC, CrossQ's arc critics and Atari
 PENDING_OFFPOLICY_DIRS = ("async_sac", "crossq")
 PENDING_REASON = "off-policy branch"
-PYBULLET = "pybullet"
+PYBULLET_FILE = "benchmark/async_sac/async_sac_halfcheetah_pybullet.json"
 
-BUILD = "build"
-REFUSED = "refused"
-CRASH = "crash"
+BUILD, REFUSED, CRASH, PENDING = "build", "refused", "crash", "pending-offpolicy"
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,25 @@ class Entry:
         return f"{self.rel}:{self.name}"
 
     @property
+    def family(self) -> str:
+        """Its tree and algorithm folder: benchmark/ppo, benchmark_arc/sac ..."""
+        return self.file.parent.relative_to(FIXTURES).as_posix()
+
+    @property
+    def pybullet(self) -> bool:
+        return self.rel == PYBULLET_FILE
+
+    @property
     def pending_offpolicy(self) -> bool:
-        return self.file.parent.name in PENDING_OFFPOLICY_DIRS
+        return self.file.parent.name in PENDING_OFFPOLICY_DIRS and not self.pybullet
+
+    @property
+    def atari(self) -> bool:
+        return any(word in self.file.stem for word in ATARI_WORDS)
+
+    @property
+    def playground(self) -> bool:
+        return "playground" in self.file.stem
 
 
 def files() -> list[Path]:
@@ -54,6 +75,15 @@ def entries() -> list[Entry]:
     return [Entry(f, n) for f in files() for n in spec_names(parse(read_text(f), f))]
 
 
+def sample(all_entries: list[Entry]) -> list[Entry]:
+    """The first runnable entry of each family, a quick one (not Atari) where there is one."""
+    firsts: dict[str, Entry] = {}
+    runnable = [e for e in all_entries if not (e.pending_offpolicy or e.pybullet)]
+    for entry in sorted(runnable, key=lambda e: e.atari):  # stable: file order kept
+        firsts.setdefault(entry.family, entry)
+    return sorted(firsts.values(), key=lambda e: e.id)
+
+
 def sets_for(file: Path) -> dict[str, str]:
     """The `-s` values a file's placeholders need: its family's env id and a frame budget."""
     text = file.read_text(encoding="utf-8")
@@ -63,9 +93,14 @@ def sets_for(file: Path) -> dict[str, str]:
 
 
 def load(entry: Entry):
+    """The validated spec (its search block checked as search mode does)."""
     from slm_lab.spec import load_spec
+    from slm_lab.spec.space import samplers
 
-    return load_spec(entry.file, entry.name, sets_for(entry.file))
+    loaded = load_spec(entry.file, entry.name, sets_for(entry.file))
+    if loaded.spec.get("search"):
+        samplers(loaded.spec)
+    return loaded
 
 
 def build(entry: Entry) -> tuple[str, str]:
@@ -79,3 +114,20 @@ def build(entry: Entry) -> tuple[str, str]:
     except Exception:  # a crash is what this survey looks for
         return CRASH, traceback.format_exc(limit=-3)
     return BUILD, ""
+
+
+def main() -> None:
+    counts: Counter = Counter()
+    for entry in entries():
+        outcome, detail = build(entry)
+        if outcome != BUILD and entry.pending_offpolicy:
+            outcome = PENDING
+        counts[outcome] += 1
+        line = detail.strip().splitlines()[-1] if detail else ""
+        print(f"{outcome:18} {entry.id} {line}", flush=True)
+    print(f"entries: {sum(counts.values())}", *(f"{k}: {v}" for k, v in counts.items()), sep="\n")
+    sys.exit(1 if counts[CRASH] else 0)
+
+
+if __name__ == "__main__":
+    main()
