@@ -27,6 +27,12 @@ PENDING_OFFPOLICY_DIRS = ("async_sac", "crossq")
 PENDING_REASON = "off-policy branch"
 PYBULLET_FILE = "benchmark/async_sac/async_sac_halfcheetah_pybullet.json"
 
+# a short run: a few vector steps of at most 2 envs, with rollouts, training rounds and replays cut
+# so that every learner still trains a few times with the entry's own nets, losses and memories
+SHORT_ENVS, SHORT_STEPS, SHORT_ROLLOUT, SHORT_REPLAY = 2, 24, 8, 10_000
+SHORT_ROUNDS = 3  # off-policy rounds: training starts this many vector steps before the end
+ONE_PASS = ("training_iter", "training_batch_iter", "training_epoch")  # cut to 1 in a short run
+
 BUILD, REFUSED, CRASH, PENDING = "build", "refused", "crash", "pending-offpolicy"
 
 
@@ -101,6 +107,27 @@ def load(entry: Entry):
     if loaded.spec.get("search"):
         samplers(loaded.spec)
     return loaded
+
+
+def shorten(spec: dict) -> dict:
+    """A copy of a validated spec that trains in seconds (one session, no rigorous eval)."""
+    env, algo, memory = spec["env"], spec["agent"]["algorithm"], spec["agent"]["memory"]
+    env["num_envs"] = min(env["num_envs"], SHORT_ENVS)
+    env["max_frame"] = SHORT_STEPS * env["num_envs"]
+    spec["meta"].update(max_session=1, random_seed=3, rigorous_eval=False)
+    for key in (k for k in ("time_horizon", "training_frequency") if k in algo):
+        algo[key] = min(algo[key], SHORT_ROLLOUT)
+    algo.update({k: 1 for k in ONE_PASS if k in algo})
+    if "minibatch_size" in algo:
+        algo["minibatch_size"] = min(algo["minibatch_size"], algo["time_horizon"] * env["num_envs"])
+    if "training_start_step" in algo:
+        every = max(env["num_envs"], algo["training_frequency"])  # frames between rounds
+        last = env["max_frame"] - SHORT_ROUNDS * every
+        algo["training_start_step"] = min(algo["training_start_step"], last)
+    if "max_size" in memory:
+        memory["max_size"] = min(memory["max_size"], SHORT_REPLAY)
+        memory["batch_size"] = min(memory["batch_size"], memory["max_size"])
+    return spec
 
 
 def build(entry: Entry) -> tuple[str, str]:

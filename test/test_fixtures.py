@@ -6,7 +6,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from slm_lab.experiment.run import preflight, start
+from slm_lab.experiment.run import open_run, preflight, run_trial, start
 from slm_lab.lib.errors import SpecError
 from slm_lab.spec import load_spec, registry
 from slm_lab.spec.loader import parse, read_text, spec_names
@@ -20,7 +20,6 @@ KNOWN_WARNINGS = (
     "meta.num_gpus: unknown key",
     "spectral_norm: unknown key",  # SAC's, on the off-policy branch
 )
-SHORT_FRAMES = 256  # the slow corpus run: frames per entry
 DQN_FILES = ("benchmark/dqn/dqn_cartpole.json", "benchmark_arc/dqn/dqn_classic_arc.yaml")
 RUNNABLE = [
     ("benchmark/ppo/ppo_cartpole.json", "ppo_cartpole"),
@@ -84,15 +83,18 @@ def test_every_entry_builds_and_runs(tmp_path: Path, entry: corpus.Entry):
         assert corpus.build(entry)[0] == corpus.REFUSED
         return
     loaded = corpus.load(entry)
-    spec = loaded.spec
     if entry.playground:
-        preflight(spec)
+        preflight(loaded.spec)
         return
-    num_envs = spec["env"]["num_envs"]
-    spec["env"]["max_frame"] = -(-SHORT_FRAMES // num_envs) * num_envs
-    spec["meta"].update(max_session=1, random_seed=3)
-    _, metrics = start(spec, loaded.file, "train", False, "WARNING", tmp_path)
-    assert metrics["frame"] >= SHORT_FRAMES
+    spec, ctx = open_run(
+        corpus.shorten(loaded.spec), loaded.file, "train", False, "WARNING", tmp_path
+    )
+    metrics = run_trial(spec, ctx)  # the session builds env and agent (preflight: the test above)
+    assert metrics["frame"] == spec["env"]["max_frame"]
+    (run,) = tmp_path.iterdir()
+    df = pd.read_csv(next((run / "info").glob("*_session_df_train.csv")))
+    trains = spec["agent"]["algorithm"]["name"] != "Random"
+    assert df["opt_step"].iloc[-1] > 0 or not trains
 
 
 @pytest.mark.parametrize(("rel", "name"), RUNNABLE)
