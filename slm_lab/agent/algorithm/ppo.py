@@ -6,6 +6,8 @@ One rollout of `time_horizon` vector steps arrives as a batch; then, as in the p
 3. log-probs of the taken actions under the policy that collected them;
 4. `training_epoch` passes over shuffled minibatches minimising
    -min(r A, clip(r, 1 - eps, 1 + eps) A) - c_H H + c_V L(V, R), with r = pi / pi_old.
+Advantages are standardized per minibatch, or (`normalize_advantages: percentile`) divided by
+their tracked 5-95th percentile range. `clip_vloss`: L is 0.5 max(L(V, R), L(V_clip, R)).
 With `symlog`, the value loss compares symlog(V) with symlog(R) (and clips in that space), as the
 original lab does (DreamerV3's compression); the critic still outputs V, untransformed.
 The nets, V in return units and the critic's scale (`normalize_v_targets`) are A2C's
@@ -21,6 +23,7 @@ from slm_lab.lib.schedule import Schedule
 
 ADV_EPS = 1e-8
 PERCENTILE = "percentile"
+CLIPPED_V_SCALE = 0.5  # CleanRL's and the original lab's 0.5 on the clipped value loss
 
 
 class PPO(ActorCritic):
@@ -60,7 +63,7 @@ class PPO(ActorCritic):
         val_loss = self.loss_fn(v, ret)
         if self.spec["clip_vloss"]:
             v_clip = old_v + (v - old_v).clamp(-clip_eps, clip_eps)
-            val_loss = torch.max(val_loss, self.loss_fn(v_clip, ret))
+            val_loss = CLIPPED_V_SCALE * torch.max(val_loss, self.loss_fn(v_clip, ret))
         s = self.spec
         return (
             s["policy_loss_coef"] * policy_loss
