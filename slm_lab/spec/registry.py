@@ -194,7 +194,9 @@ _REPLAY = {"batch_size": 32, "max_size": 10000, "use_cer": False}
 MEMORIES: dict[str, MemoryEntry] = {
     "Replay": MemoryEntry("replay", _REPLAY, on_policy=False),
     "PrioritizedReplay": MemoryEntry(
-        "replay", {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4}, on_policy=False
+        "replay",
+        {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4, "importance_sampling": True},
+        on_policy=False,
     ),
     "OnPolicyReplay": MemoryEntry("onpolicy", {}, on_policy=True),
     "OnPolicyBatchReplay": MemoryEntry("onpolicy", {}, on_policy=True),

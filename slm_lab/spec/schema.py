@@ -194,6 +194,7 @@ MEMORY_FIELDS = {
     "alpha": num(low=0.0),
     "epsilon": num(above=0.0),
     "beta": unit(),
+    "importance_sampling": BOOL,  # PER's weights (false: none, as the original lab)
     "cross_entropy": unit(),
     "sil_replay_name": Field("str", nullable=True),  # the original SIL specs name their replay
 }
