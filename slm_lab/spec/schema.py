@@ -145,7 +145,7 @@ NET_FIELDS = {
     "optim_spec": Field("named", named=names.OPTIMIZERS, named_kind="optimizer"),
     "lr_scheduler_spec": LR_SCHEDULER,
     "update_type": Field("str", choices=("replace", "polyak")),
-    "update_frequency": pos_int(),
+    "update_frequency": num(above=0.0),  # frames; the original's specs write 0.9 under polyak
     "polyak_coef": unit(),
     "gpu": Field("any"),
     "layer_norm": BOOL,
@@ -192,7 +192,7 @@ MEMORY_FIELDS = {
     "max_size": pos_int(),
     "use_cer": BOOL,
     "alpha": num(low=0.0),
-    "epsilon": num(above=0.0),
+    "epsilon": num(low=0.0),
     "beta": unit(),
     "importance_sampling": BOOL,  # PER's weights (false: none, as the original lab)
     "cross_entropy": unit(),

@@ -20,6 +20,7 @@ EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_sp
 MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
 FAMILY_MODES = ("native", "jax")  # vector envs of their own family only
 DEVICES = ("auto", None, "cpu", "cuda", "cuda:N")
+NO_NET = "MLPNet"  # the net type of an agent that builds none (Random), when its spec gives none
 
 
 def unwrap_legacy(spec: dict, v: Validator) -> dict:
@@ -44,6 +45,8 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     agent["algorithm"] = algo
     agent.setdefault("name", algo["name"])
     agent["memory"] = check_memory(agent["memory"], algo["name"], v)
+    if entry.cadence == registry.NO_LEARNING and isinstance(agent["net"], dict):
+        agent["net"] = {"type": NO_NET, **agent["net"]}  # `net: {}` (the original's Random)
     fill_derived(algo, env, agent["memory"])
     agent["net"] = check_net(agent["net"], "agent.net", v, entry.net_defaults)
     if agent.get("critic_net") is not None:

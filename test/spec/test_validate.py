@@ -419,3 +419,45 @@ def test_minibatch_over_the_batch_is_the_batch():
         "agent.algorithm.minibatch_size: 1000 exceeds the batch time_horizon x num_envs = 128: "
         "128 used, as the original lab does"
     ]
+
+
+def test_original_lab_specs_that_ran_there_validate():
+    """Random with `net: {}`, a polyak `update_frequency` of 0.9, PER's `epsilon` 0."""
+    from slm_lab.spec.validate import validate
+
+    random = tiny_ppo()
+    random["agent"].update(algorithm={"name": "Random"}, net={})
+    assert validate(random)[0]["agent"]["net"]["type"] == "MLPNet"
+    dqn = tiny_dqn()
+    dqn["agent"]["net"].update(update_frequency=0.9)
+    dqn["agent"]["memory"].update(epsilon=0.0)
+    spec, _ = validate(dqn)
+    assert spec["agent"]["net"]["update_frequency"] == 0.9
+    assert spec["agent"]["memory"]["epsilon"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "ale_id", "sticky"),
+    [("VideoPinball-v0", "ALE/VideoPinball-v5", 0.25), ("PongNoFrameskip-v4", "ALE/Pong-v5", 0.0)],
+)
+def test_gym_era_atari_ids_run_as_ale_ids(name: str, ale_id: str, sticky: float):
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    raw["env"]["name"] = name
+    spec, warnings = validate(raw)
+    assert spec["env"]["name"] == ale_id
+    assert spec["env"]["repeat_action_probability"] == sticky
+    assert spec["env"]["vectorization_mode"] == "native"
+    assert warnings == [f"env.name: {name} is a gym-era Atari id: runs as {ale_id}, preprocessed"]
+
+
+def test_pybullet_env_is_refused_naming_the_package():
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    raw["env"]["name"] = "HopperBulletEnv-v0"
+    with pytest.raises(
+        SpecError, match=r"env\.name: HopperBulletEnv-v0 is a PyBullet env: it needs"
+    ):
+        validate(raw)
