@@ -77,8 +77,8 @@ def test_a_sample_of_each_family_builds(entry: corpus.Entry):
 @pytest.mark.slow
 @pytest.mark.parametrize("entry", cases(ALL))
 def test_every_entry_builds_and_runs(tmp_path: Path, entry: corpus.Entry):
-    """Every entry trains a few hundred frames to its trial_metrics (playground/ builds only);
-    the PyBullet one is refused in one line."""
+    """Every entry trains a shortened copy (corpus.shorten) to its trial metrics in dev mode
+    (gradients and weights checked); playground/ entries build only; PyBullet is refused."""
     if entry.pybullet:
         assert corpus.build(entry)[0] == corpus.REFUSED
         return
@@ -86,9 +86,8 @@ def test_every_entry_builds_and_runs(tmp_path: Path, entry: corpus.Entry):
     if entry.playground:
         preflight(loaded.spec)
         return
-    spec, ctx = open_run(
-        corpus.shorten(loaded.spec), loaded.file, "train", False, "WARNING", tmp_path
-    )
+    short = corpus.shorten(loaded.spec)
+    spec, ctx = open_run(short, loaded.file, "dev", False, "WARNING", tmp_path)  # dev: + checks
     metrics = run_trial(spec, ctx)  # the session builds env and agent (preflight: the test above)
     assert metrics["frame"] == spec["env"]["max_frame"]
     (run,) = tmp_path.iterdir()
