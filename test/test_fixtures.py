@@ -145,3 +145,12 @@ def test_gradient_steps_per_frame_are_the_originals(rel, name, frames, steps_per
     )
     assert algo["training_iter"] == steps_per_round and rounds > 0
     assert len(trained) == rounds * steps_per_round
+
+
+def test_a_shared_net_trains_with_the_actors_optimizer():
+    """The original's 61 shared-net entries give only actor_/critic_optim_spec: the net's one
+    optimizer is the actor's (RMSprop here)."""
+    entry = corpus.Entry(FIXTURES / "benchmark/a2c/a2c_gae_atari.json", "a2c_gae_atari")
+    net = corpus.load(entry).spec["agent"]["net"]
+    assert net["shared"] and net["optim_spec"] == net["actor_optim_spec"]
+    assert net["optim_spec"] == {"name": "RMSprop", "lr": 7e-4, "alpha": 0.99, "eps": 1e-5}
