@@ -1,4 +1,5 @@
-"""Return and advantage estimators on (time, env) arrays; the symlog value transform."""
+"""Return and advantage estimators on (time, env) arrays; the symlog value transform; running
+statistics and the percentile advantage scale."""
 
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,8 @@ if TYPE_CHECKING:
 
 STATS_EPS = 1e-4  # prior count of the running statistics
 VAR_EPS = 1e-8  # keeps the running std above zero
+PERCENTILES = (0.05, 0.95)  # the advantage range PercentileScale tracks
+PERCENTILE_DECAY = 0.99
 
 
 def gae(
@@ -113,3 +116,27 @@ class RunningStats:
         self.mean = self.cast(np.array(state["mean"], np.float64))
         self.var = self.cast(np.array(state["var"], np.float64))
         self.count = float(state["count"])
+
+
+class PercentileScale:
+    """Advantage scale from the 5th and 95th percentiles, tracked as moving averages (DreamerV3,
+    Hafner et al. 2023; the original lab's `normalize_advantages: percentile`): each batch moves
+    low and high by (1 - decay) towards its own percentiles (from 0), and is divided by
+    max(1, high - low), so small advantages are not scaled up."""
+
+    def __init__(self, decay: float = PERCENTILE_DECAY) -> None:
+        self.decay = decay
+        self.low, self.high = 0.0, 0.0
+
+    def __call__(self, x: "torch.Tensor") -> "torch.Tensor":
+        """Update with x's percentiles, then x scaled."""
+        lo, hi = (x.quantile(q).item() for q in PERCENTILES)
+        self.low = self.decay * self.low + (1 - self.decay) * lo
+        self.high = self.decay * self.high + (1 - self.decay) * hi
+        return x / max(1.0, self.high - self.low)
+
+    def state_dict(self) -> dict:
+        return {"low": self.low, "high": self.high}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.low, self.high = float(state["low"]), float(state["high"])

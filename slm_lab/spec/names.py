@@ -161,6 +161,7 @@ INIT_FNS = (
 RNN_CELLS = ("RNN", "LSTM", "GRU")
 # native: ale-py's vector env (Atari only); jax: MuJoCo Playground's vmap (playground/ only)
 VECTORIZATION_MODES = ("sync", "async", "native", "jax")
+ADVANTAGE_NORMS = (True, False, "standardize", "percentile")
 DISTRIBUTED = (False, "synced", "shared")
 MODES = ("dev", "train", "search", "enjoy")
 SEARCH_SAMPLERS = (

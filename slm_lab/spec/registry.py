@@ -49,7 +49,7 @@ _A2C = {
     **_GAMMA,
     "lam": None,
     "num_step_returns": None,
-    "val_loss_coef": 0.5,
+    "val_loss_coef": 1.0,
     "policy_loss_coef": 1.0,
     "entropy_coef_spec": None,
     "normalize_v_targets": False,
@@ -60,16 +60,17 @@ _PPO = {
     "lam": 0.95,
     "clip_eps_spec": {"name": "no_decay", "start_val": 0.2, "end_val": 0.2},
     "time_horizon": 128,
-    "minibatch_size": 64,
+    "minibatch_size": 4,
     "training_epoch": 4,
     "clip_vloss": False,
     "normalize_advantages": True,
     "symlog": False,
 }
+# None: derived from the rest of the spec (schema.derived_defaults), as the original lab does
 _DQN = {
     **_COMMON,
     **_GAMMA,
-    "training_start_step": 32,
+    "training_start_step": None,
     "training_frequency": 1,
     "training_iter": 1,
     "training_batch_iter": 1,
@@ -77,9 +78,9 @@ _DQN = {
 _SAC = {
     **_COMMON,
     **_GAMMA,
-    "training_iter": 1,
+    "training_iter": None,
     "training_frequency": 1,
-    "training_start_step": 1000,
+    "training_start_step": None,
     "policy_delay": 1,
     "fixed_alpha": None,
     "alpha_lr": 3e-4,
@@ -110,7 +111,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
             **_COMMON,
             **_GAMMA,
             "training_frequency": 1,
-            "center_return": True,
+            "center_return": False,
             "entropy_coef_spec": None,
             "policy_loss_coef": 1.0,
         },
@@ -193,7 +194,9 @@ _REPLAY = {"batch_size": 32, "max_size": 10000, "use_cer": False}
 MEMORIES: dict[str, MemoryEntry] = {
     "Replay": MemoryEntry("replay", _REPLAY, on_policy=False),
     "PrioritizedReplay": MemoryEntry(
-        "replay", {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4}, on_policy=False
+        "replay",
+        {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4, "importance_sampling": True},
+        on_policy=False,
     ),
     "OnPolicyReplay": MemoryEntry("onpolicy", {}, on_policy=True),
     "OnPolicyBatchReplay": MemoryEntry("onpolicy", {}, on_policy=True),

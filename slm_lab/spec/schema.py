@@ -68,7 +68,8 @@ ALGORITHM_FIELDS = {
     "entropy_coef_spec": SCHEDULE,
     "clip_eps_spec": SCHEDULE,
     "normalize_v_targets": BOOL,
-    "normalize_advantages": BOOL,
+    # true (or standardize): per minibatch; percentile: by the tracked 5-95th percentile range
+    "normalize_advantages": Field("any", choices=names.ADVANTAGE_NORMS),
     "clip_vloss": BOOL,
     "symlog": BOOL,
     "center_return": BOOL,
@@ -88,6 +89,24 @@ ALGORITHM_FIELDS = {
     "sil_policy_loss_coef": num(low=0.0),
     "sil_val_loss_coef": num(low=0.0),
 }
+
+SAC_FAMILY = ("SoftActorCritic", "CrossQ")
+SAC_START_STEP = 1000  # SAC's least training_start_step
+
+
+DERIVED_KEYS = ("training_start_step", "training_iter")
+
+
+def derived_defaults(algo_name: str, env: dict, memory: dict) -> dict[str, int]:
+    """The original lab's defaults that depend on the rest of the spec, for the off-policy
+    algorithms (the registry writes them as None): SAC and CrossQ take num_envs gradient steps a
+    vector step (one a frame) from max(1000, batch_size) frames on; the DQN family starts
+    training at batch_size frames."""
+    start = memory["batch_size"]
+    if algo_name in SAC_FAMILY:
+        return {"training_start_step": max(SAC_START_STEP, start), "training_iter": env["num_envs"]}
+    return {"training_start_step": start}
+
 
 SCHEDULE_FIELDS = {
     "name": Field("str", choices=names.SCHEDULES),
@@ -126,7 +145,7 @@ NET_FIELDS = {
     "optim_spec": Field("named", named=names.OPTIMIZERS, named_kind="optimizer"),
     "lr_scheduler_spec": LR_SCHEDULER,
     "update_type": Field("str", choices=("replace", "polyak")),
-    "update_frequency": pos_int(),
+    "update_frequency": num(above=0.0),  # frames; the original's specs write 0.9 under polyak
     "polyak_coef": unit(),
     "gpu": Field("any"),
     "layer_norm": BOOL,
@@ -164,7 +183,7 @@ NET_DEFAULTS: dict[str, Any] = {
     "update_frequency": 1,
     "polyak_coef": 0.005,
 }
-DEFAULT_OPTIM = {"name": "Adam", "lr": 3e-4}
+DEFAULT_OPTIM = {"name": "Adam", "lr": 1e-3}  # the original's {"name": "Adam"}: torch's rate
 GPU_VALUES = ("auto", True, False)
 
 MEMORY_FIELDS = {
@@ -173,8 +192,9 @@ MEMORY_FIELDS = {
     "max_size": pos_int(),
     "use_cer": BOOL,
     "alpha": num(low=0.0),
-    "epsilon": num(above=0.0),
+    "epsilon": num(low=0.0),
     "beta": unit(),
+    "importance_sampling": BOOL,  # PER's weights (false: none, as the original lab)
     "cross_entropy": unit(),
     "sil_replay_name": Field("str", nullable=True),  # the original SIL specs name their replay
 }

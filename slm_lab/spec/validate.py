@@ -7,7 +7,7 @@ from typing import Any
 from slm_lab.lib.errors import SpecError, unknown_name
 from slm_lab.spec import names, registry
 from slm_lab.spec import schema as S
-from slm_lab.spec.env_ids import check_env_id
+from slm_lab.spec.env_ids import check_env_id, legacy_atari
 from slm_lab.spec.fields import (
     Validator,
     check_section,
@@ -20,6 +20,7 @@ EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_sp
 MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
 FAMILY_MODES = ("native", "jax")  # vector envs of their own family only
 DEVICES = ("auto", None, "cpu", "cuda", "cuda:N")
+NO_NET = "MLPNet"  # the net type of an agent that builds none (Random), when its spec gives none
 
 
 def unwrap_legacy(spec: dict, v: Validator) -> dict:
@@ -44,6 +45,9 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
     agent["algorithm"] = algo
     agent.setdefault("name", algo["name"])
     agent["memory"] = check_memory(agent["memory"], algo["name"], v)
+    if entry.cadence == registry.NO_LEARNING and isinstance(agent["net"], dict):
+        agent["net"] = {"type": NO_NET, **agent["net"]}  # `net: {}` (the original's Random)
+    fill_derived(algo, env, agent["memory"])
     agent["net"] = check_net(agent["net"], "agent.net", v, entry.net_defaults)
     if agent.get("critic_net") is not None:
         agent["critic_net"] = check_net(
@@ -51,9 +55,18 @@ def check_agent(agent: dict, env: dict, v: Validator) -> dict:
         )
     else:
         agent["critic_net"] = None
-    check_batching(algo, env)
+    check_batching(algo, env, v)
     check_dueling(algo["name"], agent["net"]["type"])
     return agent
+
+
+def fill_derived(algo: dict, env: dict, memory: dict) -> None:
+    """The defaults that depend on the env and the memory (registered as None)."""
+    if not any(key in algo and algo[key] is None for key in S.DERIVED_KEYS):
+        return
+    for key, value in S.derived_defaults(algo["name"], env, memory).items():
+        if algo[key] is None:
+            algo[key] = value
 
 
 def check_dueling(algo_name: str, net_type: str) -> None:
@@ -130,15 +143,7 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
         **copy.deepcopy(registry.NETS[net["type"]].defaults),
         **net,
     }
-    has_optim = any(f"{p}optim_spec" in net for p in ("", *S.NET_PREFIXES))
-    if not has_optim:
-        out["optim_spec"] = dict(S.DEFAULT_OPTIM)
-    one_optim = out["shared"] or out["use_same_optim"]
-    if one_optim and "optim_spec" not in out:
-        raise SpecError(
-            "a shared net, or use_same_optim, trains with one optimizer: give optim_spec",
-            f"{path}.optim_spec",
-        )
+    fill_optim_specs(out)
     if net["type"] == "TorchArcNet" and not any(
         net.get(k) for k in ("arc", "arc_file", "actor_arc", "critic_arc")
     ):
@@ -152,6 +157,18 @@ def check_net(net: dict, path: str, v: Validator, algo_defaults: dict | None = N
     for key in (k for k in out if k.endswith("loss_spec")):
         check_loss(out[key], f"{path}.{key}", v)
     return out
+
+
+def fill_optim_specs(net: dict) -> None:
+    """Every optimizer a builder reads has its spec. As in the original lab, a shared net (or
+    use_same_optim) trains with the actor's optimizer and LR scheduler when the spec gives them
+    (`actor_optim_spec` replaces `optim_spec`); a net with no optimizer spec gets Adam at torch's
+    default rate."""
+    if net["shared"] or net["use_same_optim"]:
+        for key in ("optim_spec", "lr_scheduler_spec"):
+            if f"actor_{key}" in net:
+                net[key] = net[f"actor_{key}"]
+    net.setdefault("optim_spec", dict(S.DEFAULT_OPTIM))
 
 
 def check_conv_layers(layers: list, path: str) -> None:
@@ -188,20 +205,24 @@ def check_activations(value: object, path: str) -> None:
             raise unknown_name("activation", name, where, allowed)
 
 
-def check_batching(algo: dict, env: dict) -> None:
+def check_batching(algo: dict, env: dict, v: Validator) -> None:
+    """A minibatch larger than the batch is the whole batch (the original lab's correction)."""
     if "minibatch_size" not in algo or "time_horizon" not in algo:
         return
     batch = algo["time_horizon"] * env["num_envs"]
     if algo["minibatch_size"] > batch:
-        raise SpecError(
-            f"{algo['minibatch_size']} exceeds the batch time_horizon x num_envs = {batch}",
+        v.warn(
             "agent.algorithm.minibatch_size",
+            f"{algo['minibatch_size']} exceeds the batch time_horizon x num_envs = {batch}: "
+            f"{batch} used, as the original lab does",
         )
+        algo["minibatch_size"] = batch
 
 
 def check_env(env: dict, v: Validator) -> dict:
     """The env section with its family's defaults filled in (Atari preprocessing, clipping)."""
     require(env, S.REQUIRED_ENV, "env")
+    env = modern_atari(env, v)
     known = _env_passthrough(env, v)
     family, family_defaults = S.family_fields(env["name"])
     env = check_section(env, {**S.ENV_FIELDS, **family}, "env", v, known=known)
@@ -216,6 +237,22 @@ def check_env(env: dict, v: Validator) -> dict:
     if S.is_playground(out["name"]):
         check_device(out["device"])
     return out
+
+
+def modern_atari(env: dict, v: Validator) -> dict:
+    """A gym-era Atari id runs as its ALE id, preprocessed as every Atari env here (84x84
+    grayscale, 4 frames stacked: what the original lab's conv nets were written for), keeping
+    the old id's sticky actions unless the spec sets them."""
+    legacy = legacy_atari(env["name"]) if isinstance(env.get("name"), str) else None
+    if legacy is None:
+        return env
+    ale_id, sticky = legacy
+    v.warn("env.name", f"{env['name']} is a gym-era Atari id: runs as {ale_id}, preprocessed")
+    return {
+        **env,
+        "name": ale_id,
+        "repeat_action_probability": env.get("repeat_action_probability", sticky),
+    }
 
 
 def check_vectorization(env: dict) -> None:

@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from slm_lab.lib.math_util import RunningStats, discounted_returns, gae, nstep_returns, symlog
+from slm_lab.lib.math_util import (
+    PercentileScale,
+    RunningStats,
+    discounted_returns,
+    gae,
+    nstep_returns,
+    symlog,
+)
 
 GAMMA, LAM = 0.9, 0.8
 
@@ -91,3 +98,15 @@ def test_symlog_by_hand():
     x = torch.tensor([0.0, math.e - 1, -(math.e**2 - 1), 0.5, -1e6])
     expected = [0.0, 1.0, -2.0, math.log(1.5), -math.log(1e6 + 1)]
     assert symlog(x).tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_percentile_scale_tracks_the_5_95_range_by_moving_average():
+    """The original's PercentileNormalizer: low/high move 1% towards each batch's 5th/95th
+    percentiles (from 0); advantages are divided by max(1, high - low)."""
+    x = torch.arange(101.0) * 100  # percentiles 500 and 9500
+    scale = PercentileScale()
+    torch.testing.assert_close(scale(x), x / 90.0)  # low 5, high 95
+    torch.testing.assert_close(scale(x), x / 179.1)  # low 9.95, high 189.05
+    assert scale.state_dict() == pytest.approx({"low": 9.95, "high": 189.05})
+    small = torch.arange(101.0) / 100  # a range under 1 is not scaled up
+    torch.testing.assert_close(PercentileScale()(small), small)

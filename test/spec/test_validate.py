@@ -78,12 +78,6 @@ def test_unknown_names(tmp_path: Path, path, value, expect):
             "agent.algorithm.training_epoch: expected an integer, got 2.5",
         ),
         ("algorithm", "clip_vloss", "yes", "agent.algorithm.clip_vloss: expected true or false"),
-        (
-            "algorithm",
-            "minibatch_size",
-            1000,
-            "agent.algorithm.minibatch_size: 1000 exceeds the batch time_horizon x num_envs = 128",
-        ),
         ("env", "max_frame", -5, "env.max_frame: must be >= 1, got -5"),
         ("env", "num_envs", 0, "env.num_envs: must be >= 1, got 0"),
         ("meta", "max_session", "4", "meta.max_session: expected an integer, got '4' (str)"),
@@ -321,16 +315,27 @@ def build_error(raw: dict, mutate) -> str:
     return str(err.value)
 
 
-def test_one_optimizer_needs_optim_spec(tmp_path: Path):
-    def mutate(spec):
-        net = spec["agent"]["net"]
-        net["actor_optim_spec"] = net.pop("optim_spec")
-        net["use_same_optim"] = True
+@pytest.mark.parametrize("flag", ["shared", "use_same_optim"])
+def test_one_optimizer_is_the_actors(flag: str):
+    """The original: a shared net (or use_same_optim) trains with the actor's optimizer spec."""
+    from slm_lab.spec.validate import validate
 
-    assert (
-        "agent.net.optim_spec: a shared net, or use_same_optim, trains with one optimizer"
-        in refuse(tmp_path, mutate)
-    )
+    raw = tiny_ppo()
+    net = raw["agent"]["net"]
+    net["actor_optim_spec"] = {"name": "RMSprop", "lr": 7e-4}
+    net["critic_optim_spec"] = {"name": "SGD", "lr": 0.1}
+    net[flag] = True
+    spec, _ = validate(raw)
+    assert spec["agent"]["net"]["optim_spec"] == {"name": "RMSprop", "lr": 7e-4}
+
+
+def test_no_optim_spec_is_torch_adam():
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    del raw["agent"]["net"]["optim_spec"]
+    spec, _ = validate(raw)
+    assert spec["agent"]["net"]["optim_spec"] == {"name": "Adam", "lr": 1e-3}
 
 
 @pytest.mark.parametrize(
@@ -399,4 +404,60 @@ def test_memory_must_suit_the_algorithm():
     raw["agent"]["algorithm"]["name"] = "SARSA"
     raw["agent"]["memory"]["name"] = "Replay"
     with pytest.raises(SpecError, match="SARSA cannot learn from Replay; allowed: OnPolicyBatch"):
+        validate(raw)
+
+
+def test_minibatch_over_the_batch_is_the_batch():
+    """The original caps minibatch_size at time_horizon x num_envs (one minibatch an epoch)."""
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    raw["agent"]["algorithm"]["minibatch_size"] = 1000
+    spec, warnings = validate(raw)
+    assert spec["agent"]["algorithm"]["minibatch_size"] == 128
+    assert warnings == [
+        "agent.algorithm.minibatch_size: 1000 exceeds the batch time_horizon x num_envs = 128: "
+        "128 used, as the original lab does"
+    ]
+
+
+def test_original_lab_specs_that_ran_there_validate():
+    """Random with `net: {}`, a polyak `update_frequency` of 0.9, PER's `epsilon` 0."""
+    from slm_lab.spec.validate import validate
+
+    random = tiny_ppo()
+    random["agent"].update(algorithm={"name": "Random"}, net={})
+    assert validate(random)[0]["agent"]["net"]["type"] == "MLPNet"
+    dqn = tiny_dqn()
+    dqn["agent"]["net"].update(update_frequency=0.9)
+    dqn["agent"]["memory"].update(epsilon=0.0)
+    spec, _ = validate(dqn)
+    assert spec["agent"]["net"]["update_frequency"] == 0.9
+    assert spec["agent"]["memory"]["epsilon"] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "ale_id", "sticky"),
+    [("VideoPinball-v0", "ALE/VideoPinball-v5", 0.25), ("PongNoFrameskip-v4", "ALE/Pong-v5", 0.0)],
+)
+def test_gym_era_atari_ids_run_as_ale_ids(name: str, ale_id: str, sticky: float):
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    raw["env"]["name"] = name
+    spec, warnings = validate(raw)
+    assert spec["env"]["name"] == ale_id
+    assert spec["env"]["repeat_action_probability"] == sticky
+    assert spec["env"]["vectorization_mode"] == "native"
+    assert warnings == [f"env.name: {name} is a gym-era Atari id: runs as {ale_id}, preprocessed"]
+
+
+def test_pybullet_env_is_refused_naming_the_package():
+    from slm_lab.spec.validate import validate
+
+    raw = tiny_ppo()
+    raw["env"]["name"] = "HopperBulletEnv-v0"
+    with pytest.raises(
+        SpecError, match=r"env\.name: HopperBulletEnv-v0 is a PyBullet env: it needs"
+    ):
         validate(raw)

@@ -192,7 +192,7 @@ class OffPolicy(Algorithm):
         s = self.spec
         self.start, self.frequency = s["training_start_step"], s["training_frequency"]
         self.iters = s["training_iter"]
-        self.next_train = 0  # the frame of the next training round
+        self.next_train = 0  # the first transition a training round may fall on
 
     def learn(self, memory) -> None:
         if not self.train_due():
@@ -205,12 +205,12 @@ class OffPolicy(Algorithm):
         self.end_round()
 
     def train_due(self) -> bool:
-        """True every `training_frequency` frames from `training_start_step`."""
+        """As in the original lab: on the vector step that stores a transition numbered t (from
+        0) with t >= training_start_step and t a multiple of training_frequency; so once every
+        training_frequency frames, or every vector step when that is fewer frames."""
         frame = self.clock.frame
-        if frame < max(self.start, self.next_train):
-            return False
-        self.next_train = (frame // self.frequency + 1) * self.frequency
-        return True
+        first = max(frame - self.clock.num_envs, self.start, self.next_train)
+        return -(-first // self.frequency) * self.frequency < frame
 
     def end_round(self) -> None:
         """After a training round: nothing, unless the algorithm has a target net to update."""

@@ -6,6 +6,8 @@ One rollout of `time_horizon` vector steps arrives as a batch; then, as in the p
 3. log-probs of the taken actions under the policy that collected them;
 4. `training_epoch` passes over shuffled minibatches minimising
    -min(r A, clip(r, 1 - eps, 1 + eps) A) - c_H H + c_V L(V, R), with r = pi / pi_old.
+Advantages are standardized per minibatch, or (`normalize_advantages: percentile`) divided by
+their tracked 5-95th percentile range. `clip_vloss`: L is 0.5 max(L(V, R), L(V_clip, R)).
 With `symlog`, the value loss compares symlog(V) with symlog(R) (and clips in that space), as the
 original lab does (DreamerV3's compression); the critic still outputs V, untransformed.
 The nets, V in return units and the critic's scale (`normalize_v_targets`) are A2C's
@@ -16,19 +18,25 @@ import torch
 
 from slm_lab.agent.algorithm.actor_critic import ActorCritic
 from slm_lab.agent.algorithm.rollout import gae_advantages, rollout
-from slm_lab.lib.math_util import symlog
+from slm_lab.lib.math_util import PercentileScale, symlog
 from slm_lab.lib.schedule import Schedule
 
 ADV_EPS = 1e-8
+PERCENTILE = "percentile"
+CLIPPED_V_SCALE = 0.5  # CleanRL's and the original lab's 0.5 on the clipped value loss
 
 
 class PPO(ActorCritic):
+    state_attrs = (*ActorCritic.state_attrs, "adv_scale")
+
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)
         s = self.spec
         self.rollout = s["time_horizon"]
         self.clip_eps = Schedule(s["clip_eps_spec"])
         self.epochs, self.minibatch_size = s["training_epoch"], s["minibatch_size"]
+        norm = s["normalize_advantages"]
+        self.adv_scale = PercentileScale() if norm == PERCENTILE else None
 
     @torch.no_grad()
     def prepare(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -45,9 +53,7 @@ class PPO(ActorCritic):
         out, v = self.forward(mb["obs"])
         logp = self.pd.log_prob(out, mb["action"])
         entropy = self.pd.entropy(out).mean()
-        adv = mb["adv"]
-        if self.spec["normalize_advantages"] and adv.numel() > 1:
-            adv = (adv - adv.mean()) / (adv.std() + ADV_EPS)
+        adv = self.normalized(mb["adv"])
         ratio = (logp - mb["old_logp"]).exp()
         surrogate = torch.min(ratio * adv, ratio.clamp(1 - clip_eps, 1 + clip_eps) * adv)
         policy_loss = -surrogate.mean()
@@ -57,13 +63,22 @@ class PPO(ActorCritic):
         val_loss = self.loss_fn(v, ret)
         if self.spec["clip_vloss"]:
             v_clip = old_v + (v - old_v).clamp(-clip_eps, clip_eps)
-            val_loss = torch.max(val_loss, self.loss_fn(v_clip, ret))
+            val_loss = CLIPPED_V_SCALE * torch.max(val_loss, self.loss_fn(v_clip, ret))
         s = self.spec
         return (
             s["policy_loss_coef"] * policy_loss
             - ent_coef * entropy
             + s["val_loss_coef"] * val_loss.mean()
         ), entropy
+
+    def normalized(self, adv: torch.Tensor) -> torch.Tensor:
+        """A minibatch's advantages: standardized, or scaled by their tracked percentile range
+        (`normalize_advantages: percentile`), or as they are (false)."""
+        if self.adv_scale is not None:
+            return self.adv_scale(adv)
+        if self.spec["normalize_advantages"] and adv.numel() > 1:
+            return (adv - adv.mean()) / (adv.std() + ADV_EPS)
+        return adv
 
     def train(self, batch: dict[str, torch.Tensor]) -> None:
         data = self.prepare(batch)

@@ -176,7 +176,8 @@ class PrioritizedReplay(Replay):
 
     Priority (|td| + epsilon)^alpha in a sum tree; new transitions get the highest priority seen.
     Importance-sampling weights (N P(i))^-beta / max over the batch, with beta annealed linearly
-    from its spec value to 1 at the last frame (the original lab had no such correction).
+    from its spec value to 1 at the last frame; `importance_sampling: false` leaves them out, as
+    the original lab did.
     """
 
     prioritized = True
@@ -187,6 +188,7 @@ class PrioritizedReplay(Replay):
         self.alpha = memory_spec["alpha"]
         self.epsilon = memory_spec["epsilon"]
         self.beta0 = memory_spec["beta"]
+        self.importance_sampling = memory_spec["importance_sampling"]
         self.clock = layout.clock
         self.tree = SumTree(self.rows * self.envs)
         self.max_priority = 1.0
@@ -214,7 +216,8 @@ class PrioritizedReplay(Replay):
         self.with_cer(rows, envs)
         self.idx = rows * self.envs + envs
         batch = self.gather(rows, envs)
-        batch["weight"] = self.weights(self.idx)
+        if self.importance_sampling:
+            batch["weight"] = self.weights(self.idx)
         return to_device(batch, self.device)
 
     def weights(self, idx: np.ndarray) -> np.ndarray:

@@ -87,7 +87,12 @@ def test_reinforce_centred_returns_from_episodes():
     raw = tiny_a2c()
     raw["env"].update(name=COUNTER, max_t=3, num_envs=1)
     raw["agent"]["name"] = "Reinforce"
-    raw["agent"]["algorithm"] = {"name": "Reinforce", "gamma": GAMMA, "training_frequency": 2}
+    raw["agent"]["algorithm"] = {
+        "name": "Reinforce",
+        "gamma": GAMMA,
+        "training_frequency": 2,
+        "center_return": True,
+    }
     raw["agent"]["memory"] = {"name": "OnPolicyReplay"}
     agent, env = make(raw)
     batch = fill(agent, env, 6)  # two episodes of three steps

@@ -111,8 +111,9 @@ def test_training_cadence_in_frames():
     )
     agent, env = make(raw)
     drive(agent, env, 40)
-    # trains at frames 20, 24, 32 and 40: 4 rounds x 2 batches x 3 steps
-    assert agent.algorithm.opt_step == 24
+    # as the original: on the steps storing transitions 24 and 32 (frames 28 and 36; the step
+    # to frame 24 stores 20-23): 2 rounds x 2 batches x 3 steps
+    assert agent.algorithm.opt_step == 12
 
 
 def test_target_replaced_every_update_frequency_frames():

@@ -33,7 +33,10 @@ def layout(num_envs=1, obs_space=BOX, frame_stack=1, max_frame=100, rollout=1) -
 def replay(max_size=4, batch_size=4, num_envs=1, cls=Replay, **kw) -> Replay:
     spec = {"batch_size": batch_size, "max_size": max_size, "use_cer": kw.pop("use_cer", False)}
     spec.update(
-        alpha=kw.pop("alpha", 1.0), epsilon=kw.pop("epsilon", 0.0), beta=kw.pop("beta", 0.5)
+        alpha=kw.pop("alpha", 1.0),
+        epsilon=kw.pop("epsilon", 0.0),
+        beta=kw.pop("beta", 0.5),
+        importance_sampling=kw.pop("importance_sampling", True),
     )
     return cls(spec, layout(num_envs, **kw))
 
@@ -206,6 +209,15 @@ def test_prioritized_sampling_prefers_high_td():
     batch = mem.sample()
     assert (batch["reward"] == 3.0).float().mean() > 0.9
     assert batch["weight"].max().item() == pytest.approx(1.0)
+
+
+def test_prioritized_without_importance_sampling_has_no_weights():
+    """importance_sampling: false is the original lab's PER: prioritized sampling, no weights."""
+    mem = replay(cls=PrioritizedReplay, importance_sampling=False)
+    for i in range(4):
+        step(mem, float(i))
+    batch = mem.sample()
+    assert "weight" not in batch and len(batch["reward"]) == 4
 
 
 def test_on_policy_replay_hands_over_whole_episodes():
