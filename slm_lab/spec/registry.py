@@ -82,10 +82,15 @@ _SAC = {
     "training_start_step": 1000,
     "policy_delay": 1,
     "fixed_alpha": None,
-    "alpha_lr": 3e-4,
+    "alpha_anneal_frames": 0,
+    "alpha_lr": None,  # null: the actor's lr
     "target_entropy": "auto",
-    "log_alpha_min": None,
-    "log_alpha_max": None,
+    "entropy_anneal": None,  # {start_ratio, end_ratio, frames}: the discrete auto target's
+    "entropy_penalty_coef": 0.0,
+    "log_alpha_min": -5.0,  # the original's clamp of log alpha
+    "log_alpha_max": 2.0,
+    "symlog": False,
+    "spectral_norm": False,
 }
 _SIL = {
     "sil_policy_loss_coef": 1.0,

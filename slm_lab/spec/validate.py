@@ -15,6 +15,7 @@ from slm_lab.spec.fields import (
     type_error,
 )
 from slm_lab.spec.net_checks import check_hydra_layers, check_loss, check_lr_scheduler
+from slm_lab.spec.sac_checks import check_sac
 
 EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_spec
 MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
@@ -93,11 +94,7 @@ def check_algorithm_rules(algo: dict, entry: registry.AlgorithmEntry) -> None:
             f"{algo['action_policy']} needs explore_var_spec (its epsilon or temperature)",
             f"{path}.explore_var_spec",
         )
-    target = algo.get("target_entropy", "auto")
-    if target != "auto" and (isinstance(target, bool) or not isinstance(target, int | float)):
-        raise SpecError(
-            f"target_entropy must be 'auto' or a number, got {target!r}", f"{path}.target_entropy"
-        )
+    check_sac(algo)
 
 
 def check_memory(memory: dict, algo_name: str, v: Validator) -> dict:
