@@ -92,6 +92,8 @@ _SAC = {
     "symlog": False,
     "spectral_norm": False,
 }
+# CrossQ's MLPNet critics: batch renorm warm-up in training steps (the original's specs: 5000)
+_CROSSQ = {**_SAC, "brn_warmup_steps": 5000}
 _SIL = {
     "sil_policy_loss_coef": 1.0,
     "sil_val_loss_coef": 0.01,
@@ -141,7 +143,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     "SoftActorCritic": AlgorithmEntry(
         "sac", OFF_POLICY, _SAC, _REPLAYS, "SAC", net_defaults=_POLYAK
     ),
-    "CrossQ": AlgorithmEntry("crossq", OFF_POLICY, _SAC, _REPLAYS, "CrossQ"),
+    "CrossQ": AlgorithmEntry("crossq", OFF_POLICY, _CROSSQ, _REPLAYS, "CrossQ"),
     "SIL": AlgorithmEntry(
         "sil",
         ON_POLICY,
@@ -190,6 +192,8 @@ NETS: dict[str, NetEntry] = {
 # the lab's own torch modules an arc (TorchArcNet) may name, found by torcharc in torch.nn:
 # class name -> its module in slm_lab.agent.net (registered by torcharc_net.register_arc_modules)
 ARC_MODULES: dict[str, str] = {
+    "BatchRenorm1d": "batch_renorm",
+    "LazyBatchRenorm1d": "batch_renorm",
     "WeightNormLinear": "weight_norm",
     "LazyWeightNormLinear": "weight_norm",
 }

@@ -90,6 +90,7 @@ ALGORITHM_FIELDS = {
     "log_alpha_min": num(nullable=True),
     "log_alpha_max": num(nullable=True),
     "spectral_norm": BOOL,
+    "brn_warmup_steps": Field("int", low=0),  # CrossQ
     "sil_policy_loss_coef": num(low=0.0),
     "sil_val_loss_coef": num(low=0.0),
 }

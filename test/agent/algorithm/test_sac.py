@@ -9,7 +9,6 @@ import torch
 
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.sac import tanh_log_det
-from slm_lab.agent.net.batch_renorm import BatchRenorm1d
 from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.errors import SpecError
 from test.conftest import make_agent as make
@@ -160,15 +159,3 @@ def test_crossq_actor_loss_uses_running_statistics():
     q1.forward = lambda x: modes.append(q1.training) or forward(x)
     algo.actor_loss(torch.zeros(BATCH, 3))
     assert modes == [False] and q1.training
-
-
-def test_batch_renorm_train_and_eval():
-    brn = BatchRenorm1d(2, momentum=0.5, warmup=1)
-    x = torch.tensor([[1.0, 10.0], [3.0, 30.0]])
-    out = brn(x)  # warm-up step: plain batch norm
-    torch.testing.assert_close(out.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
-    assert brn.running_mean.tolist() == pytest.approx([1.0, 10.0])  # 0.5 * 0 + 0.5 * mean
-    brn(x)  # corrected by r and d from now on
-    brn.eval()
-    expected = (x - brn.running_mean) / (brn.running_var + 1e-3).sqrt()
-    torch.testing.assert_close(brn(x), expected)
