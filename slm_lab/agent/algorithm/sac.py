@@ -29,6 +29,7 @@ from torch import nn
 from slm_lab.agent.algorithm.base import OffPolicy, TargetNets
 from slm_lab.agent.algorithm.temperature import Temperature
 from slm_lab.agent.net import build_net, net_util
+from slm_lab.agent.net.ensemble import joint
 from slm_lab.agent.net.spectral_norm import spectral_norm_penultimate
 from slm_lab.lib.distribution import Categorical, Normal, action_pd
 from slm_lab.lib.errors import SpecError
@@ -109,6 +110,7 @@ class SoftActorCritic(OffPolicy):
         self.nets = {"actor": actor, "q1": self.build_critic(), "q2": self.build_critic()}
         self.place_nets()
         self.build_targets()
+        self.critics = joint([self.nets["q1"], self.nets["q2"]])  # (2, N, out) in one pass
         self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
         self.actor_optim = self.add_optim(ns, "actor", self.params["actor"])
         critic_params = self.params["q1"] + self.params["q2"]
@@ -119,6 +121,7 @@ class SoftActorCritic(OffPolicy):
     def build_targets(self) -> None:
         critics = [self.nets["q1"], self.nets["q2"]]
         self.target_nets = TargetNets(self.critic_spec, critics, self.clock)
+        self.targets = joint(self.target_nets.nets)
 
     def build_temperature(self) -> None:
         """The temperature; tuned, it steps in the actor's optimizer (at alpha_lr)."""
@@ -160,12 +163,12 @@ class SoftActorCritic(OffPolicy):
     def td_target(self, batch: dict[str, torch.Tensor], next_v: torch.Tensor) -> torch.Tensor:
         return batch["reward"] + self.gamma * (1.0 - batch["terminated"]) * next_v
 
-    def weighted(self, batch: dict, q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor):
-        """Both critics' loss (on symlog values with `symlog`), weighted by prioritized replay's
-        importance-sampling weights."""
+    def weighted(self, batch: dict, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Both critics' loss, q (2, N) against the targets (N,) (on symlog values with
+        `symlog`), weighted by prioritized replay's importance-sampling weights."""
         if self.spec["symlog"]:
-            q1, q2, target = symlog(q1), symlog(q2), symlog(target)
-        loss = self.loss_fn(q1, target) + self.loss_fn(q2, target)
+            q, target = symlog(q), symlog(target)
+        loss = self.loss_fn(q, target.expand_as(q)).sum(0)
         return (loss * batch["weight"]).mean() if "weight" in batch else loss.mean()
 
     def train(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -242,19 +245,17 @@ class ContinuousSAC(SoftActorCritic):
         with torch.no_grad():
             next_action, next_logp = self.squashed(self.policy(batch["next_obs"]))
             x = self.q_in(batch["next_obs"], next_action)
-            q1_target, q2_target = self.target_nets.nets
-            q_next = torch.min(q1_target(x), q2_target(x))
+            q_next = self.targets(x).min(0).values
             target = self.td_target(batch, self.soft_value(q_next, next_logp))
-        x = self.q_in(batch["obs"], batch["action"])
-        q1, q2 = self.nets["q1"](x).squeeze(-1), self.nets["q2"](x).squeeze(-1)
-        return self.weighted(batch, q1, q2, target), (target - q1).detach()
+        q = self.critics(self.q_in(batch["obs"], batch["action"])).squeeze(-1)
+        return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The policy loss and -log pi of the sampled actions (the entropy's estimate)."""
         action, logp = self.squashed(self.policy(obs))
         x = self.q_in(obs, action)
         with frozen(self.params["q1"] + self.params["q2"]):
-            q = torch.min(self.nets["q1"](x), self.nets["q2"](x)).squeeze(-1)
+            q = self.critics(x).min(0).values.squeeze(-1)
         return (self.alpha * logp - q).mean(), -logp.detach()
 
 
@@ -277,20 +278,19 @@ class DiscreteSAC(SoftActorCritic):
 
     @staticmethod
     def q_taken(q: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return q.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+        """Q of the taken actions: q (..., N, actions), action (N,) -> (..., N)."""
+        index = action.long().unsqueeze(-1).expand(*q.shape[:-1], 1)
+        return q.gather(-1, index).squeeze(-1)
 
     def critic_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The critics' loss and each transition's TD error."""
         with torch.no_grad():
             next_logp = self.policy(batch["next_obs"]).log_softmax(-1)
             x = self.inputs(batch["next_obs"])
-            q1_target, q2_target = self.target_nets.nets
-            q_next = torch.min(q1_target(x), q2_target(x))
+            q_next = self.targets(x).min(0).values
             target = self.td_target(batch, self.soft_value(q_next, next_logp))
-        x, action = self.inputs(batch["obs"]), batch["action"]
-        q1 = self.q_taken(self.nets["q1"](x), action)
-        q2 = self.q_taken(self.nets["q2"](x), action)
-        return self.weighted(batch, q1, q2, target), (target - q1).detach()
+        q = self.q_taken(self.critics(self.inputs(batch["obs"])), batch["action"])
+        return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The policy loss (with SD-SAC's entropy penalty) and the policy's exact entropy."""
@@ -298,7 +298,7 @@ class DiscreteSAC(SoftActorCritic):
         p = logp.exp()
         with torch.no_grad():
             x = self.inputs(obs)
-            q = torch.min(self.nets["q1"](x), self.nets["q2"](x))
+            q = self.critics(x).min(0).values
         loss = (p * (self.alpha * logp - q)).sum(-1).mean()
         entropy = -(p * logp).sum(-1)
         return loss + self.temperature.entropy_penalty(entropy), entropy.detach()

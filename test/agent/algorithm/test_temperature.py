@@ -83,7 +83,7 @@ def test_entropy_penalty_by_hand():
 def test_symlog_critic_loss_by_hand():
     algo = make(sac(symlog=True))[0].algorithm
     q1, q2, target = torch.tensor([9.0]), torch.tensor([-3.0]), torch.tensor([99.0])
-    loss = algo.weighted({}, q1, q2, target)
+    loss = algo.weighted({}, torch.cat([q1, q2]).unsqueeze(-1), target)
     expected = (math.log(100) - math.log(10)) ** 2 + (math.log(100) + math.log(4)) ** 2
     assert loss.item() == pytest.approx(expected, rel=1e-6)
 
