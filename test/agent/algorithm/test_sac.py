@@ -133,29 +133,21 @@ def test_crossq_evaluates_current_and_next_in_one_batch():
     assert not hasattr(algo, "target_nets")  # no target nets
     collect(agent, env, 40)
     batch = agent.memory.sample()
-    seen = []
-    q1 = algo.nets["q1"]
-    forward = q1.forward
-    q1.forward = lambda x: seen.append(x.clone()) or forward(x)
-    brn = q1[0]
+    brn = algo.nets["q1"][0]  # batch renorm on the critic's input [s, a]
     mean_before = brn.running_mean.clone()
     algo.critic_loss(batch)
-    (x,) = seen
-    n = len(batch["obs"])
-    assert x.shape == (2 * n, 3 + 1)
-    torch.testing.assert_close(x[:n], torch.cat([batch["obs"], batch["action"]], -1))
-    torch.testing.assert_close(x[n:, :3], batch["next_obs"])
     # the running statistics moved towards the mean of both halves together
-    expected = mean_before.lerp(x.mean(0), brn.momentum)
-    torch.testing.assert_close(brn.running_mean, expected)
+    joint = torch.cat([batch["obs"], batch["next_obs"]]).mean(0)
+    expected = mean_before[:3].lerp(joint, brn.momentum)
+    torch.testing.assert_close(brn.running_mean[:3], expected)
+    assert brn.count == 1
 
 
 def test_crossq_actor_loss_uses_running_statistics():
     agent, _ = make(crossq_spec())
     algo = agent.algorithm
-    modes = []
-    q1 = algo.nets["q1"]
-    forward = q1.forward
-    q1.forward = lambda x: modes.append(q1.training) or forward(x)
-    algo.actor_loss(torch.zeros(BATCH, 3))
-    assert modes == [False] and q1.training
+    brn = algo.nets["q1"][0]
+    before = brn.running_mean.clone()
+    algo.actor_loss(torch.ones(BATCH, 3))
+    assert brn.count == 0 and torch.equal(brn.running_mean, before)  # evaluation mode
+    assert algo.nets["q1"].training  # back in training mode after
