@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from slm_lab.agent.algorithm.base import OffPolicy, TargetNets
-from slm_lab.agent.algorithm.temperature import Temperature
+from slm_lab.agent.algorithm.temperature import Temperature, migrate
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.agent.net.ensemble import joint
 from slm_lab.agent.net.spectral_norm import spectral_norm_penultimate
@@ -138,6 +138,14 @@ class SoftActorCritic(OffPolicy):
             lr = s["alpha_lr"] or self.actor_optim.param_groups[0]["lr"]
             self.actor_optim.add_param_group(self.temperature.param_group(lr))
         self.entropy = torch.full((), float("nan"))
+
+    def load_state_dict(self, state: dict) -> None:
+        """Also a checkpoint from before the temperature stepped with the actor."""
+        groups = self.actor_optim.state_dict()["param_groups"]
+        alpha_group = (
+            {k: v for k, v in groups[1].items() if k != "params"} if len(groups) > 1 else None
+        )
+        super().load_state_dict(migrate(state, alpha_group))
 
     @property
     def target_entropy(self) -> float:

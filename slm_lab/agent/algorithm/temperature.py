@@ -18,7 +18,7 @@ import math
 import numpy as np
 import torch
 
-from slm_lab.lib.state import Stateful
+from slm_lab.lib.state import STATE, Stateful
 
 START_RATIO = 0.6  # discrete auto target: this fraction of log(actions), the original's default
 ENTROPY_EMA = 0.99  # weight of the running entropy in SD-SAC's penalty
@@ -100,3 +100,20 @@ class Temperature(Stateful):
         penalty = self.penalty * 0.5 * (self.entropy_ema - h) ** 2
         self.entropy_ema.lerp_(h.detach(), 1.0 - ENTROPY_EMA)
         return penalty
+
+
+def migrate(state: dict, alpha_group: dict | None) -> dict:
+    """A checkpoint from before the temperature stepped in the actor's optimizer (it had its
+    own `alpha_optim`): its log alpha becomes the temperature's, and the actor optimizer's saved
+    state gains the temperature's parameter group (`alpha_group`, its moments start afresh)."""
+    if "temperature" in state or "log_alpha" not in state:
+        return state
+    state = dict(state)
+    state["temperature"] = {STATE: {"log_alpha": state["log_alpha"], "entropy_ema": None}}
+    if alpha_group is not None:
+        actor = dict(state["optims"][0][STATE])
+        groups = actor["param_groups"]
+        n = sum(len(g["params"]) for g in groups)
+        actor["param_groups"] = [*groups, {**alpha_group, "params": [n]}]
+        state["optims"] = [{STATE: actor}, *state["optims"][1:]]
+    return state

@@ -139,3 +139,25 @@ def test_discrete_only_options_refused_on_continuous_actions(key: str):
     with pytest.raises(SpecError, match="discrete") as err:
         make(sac(**{key: value}))
     assert err.value.path == f"agent.algorithm.{key}"
+
+
+def test_checkpoint_from_before_the_temperature_moved_into_the_actor_optimizer():
+    from slm_lab.lib.state import STATE, capture
+
+    agent, _ = make(sac())
+    algo = agent.algorithm
+    with torch.no_grad():
+        algo.log_alpha.fill_(-1.5)
+    new = capture(algo.state_dict())
+    old = {k: v for k, v in new.items() if k != "temperature"}
+    old["log_alpha"] = algo.log_alpha.detach().clone()
+    old["alpha_optim"] = {STATE: {"state": {}, "param_groups": []}}
+    old["entropy"] = 0.3
+    actor = dict(new["optims"][0][STATE])
+    actor["param_groups"] = actor["param_groups"][:1]
+    old["optims"] = [{STATE: actor}, *new["optims"][1:]]
+    fresh = make(sac())[0].algorithm
+    fresh.load_state_dict(old)
+    assert fresh.log_alpha.item() == -1.5
+    assert fresh.actor_optim.param_groups[1]["params"] == [fresh.log_alpha]
+    fresh.update_temperature(torch.full((BATCH,), 0.0))  # steps as before
