@@ -141,7 +141,7 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     ),
     "PPO": AlgorithmEntry("ppo", ON_POLICY, _PPO, _BATCHES, "PPO", distributed=True),
     "SoftActorCritic": AlgorithmEntry(
-        "sac", OFF_POLICY, _SAC, _REPLAYS, "SAC", net_defaults=_POLYAK
+        "sac", OFF_POLICY, _SAC, _REPLAYS, "SAC", distributed=True, net_defaults=_POLYAK
     ),
     "CrossQ": AlgorithmEntry("crossq", OFF_POLICY, _CROSSQ, _REPLAYS, "CrossQ"),
     "SIL": AlgorithmEntry(

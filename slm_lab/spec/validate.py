@@ -263,8 +263,9 @@ def check_distributed(spec: dict) -> None:
     """meta.distributed: sessions training one global net, for the algorithms registered so."""
     name = spec["agent"]["algorithm"]["name"]
     if spec["meta"]["distributed"] and not registry.ALGORITHMS[name].distributed:
+        sharing = [n for n, entry in registry.ALGORITHMS.items() if entry.distributed]
         raise SpecError(
-            f"distributed training shares on-policy learners' nets, not {name}'s",
+            f"distributed training shares the nets of {', '.join(sharing)}; not {name}'s",
             "meta.distributed",
             [False],
         )

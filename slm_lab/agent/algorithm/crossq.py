@@ -73,6 +73,9 @@ class CrossQ(SoftActorCritic):
     def update_targets(self) -> None:
         """No target nets."""
 
+    def attached(self) -> None:
+        """No target nets."""
+
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The critics judge the actor with their running statistics (evaluation mode)."""
         for name in CRITICS:

@@ -31,12 +31,13 @@ from slm_lab.agent.algorithm.temperature import Temperature, migrate
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.agent.net.ensemble import joint
 from slm_lab.agent.net.spectral_norm import spectral_norm_penultimate
-from slm_lab.lib.distribution import Categorical, Normal, action_pd
+from slm_lab.lib.distribution import Categorical, GumbelSoftmax, Normal, action_pd
 from slm_lab.lib.errors import SpecError
 from slm_lab.lib.math_util import symlog
 
 LOG_2 = math.log(2.0)
 DISCRETE_ONLY = ("entropy_penalty_coef", "entropy_anneal")  # SD-SAC's options
+ACTOR, CRITICS = 0, 1  # the optimizers' places in `optims`
 
 
 @contextmanager
@@ -60,11 +61,11 @@ def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
 def continuous(agent_spec: dict, env) -> bool:
     """Whether the spec's action distribution on this env is the Normal (else the Categorical)."""
     pd = action_pd(agent_spec["algorithm"]["action_pdtype"], env.action_space)
-    if type(pd) not in (Normal, Categorical):
+    if type(pd) not in (Normal, Categorical, GumbelSoftmax):  # the original's async SAC specs
         raise SpecError(
             f"{agent_spec['algorithm']['name']} acts with a tanh-squashed Normal or a Categorical",
             "agent.algorithm.action_pdtype",
-            ["default", "Normal", "Categorical"],
+            ["default", "Normal", "Categorical", "GumbelSoftmax"],
         )
     return pd.continuous
 
@@ -112,9 +113,9 @@ class SoftActorCritic(OffPolicy):
         self.build_targets()
         self.critics = joint([self.nets["q1"], self.nets["q2"]])  # (2, N, out) in one pass
         self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
-        self.actor_optim = self.add_optim(ns, "actor", self.params["actor"])
+        self.add_optim(ns, "actor", self.params["actor"])  # optims[ACTOR]
         critic_params = self.params["q1"] + self.params["q2"]
-        self.critic_optim = self.add_optim(
+        self.add_optim(  # optims[CRITICS]
             self.critic_spec, "critic", critic_params, self.critic_path
         )
 
@@ -146,6 +147,15 @@ class SoftActorCritic(OffPolicy):
             {k: v for k, v in groups[1].items() if k != "params"} if len(groups) > 1 else None
         )
         super().load_state_dict(migrate(state, alpha_group))
+
+    @property
+    def actor_optim(self) -> torch.optim.Optimizer:
+        """From `optims`, where a distributed session's stand-ins replace them."""
+        return self.optims[ACTOR]
+
+    @property
+    def critic_optim(self) -> torch.optim.Optimizer:
+        return self.optims[CRITICS]
 
     @property
     def target_entropy(self) -> float:
@@ -205,6 +215,10 @@ class SoftActorCritic(OffPolicy):
 
     def update_targets(self) -> None:
         self.target_nets.update()
+
+    def attached(self) -> None:
+        """Distributed: the target critics start from the global critics."""
+        self.target_nets.sync()
 
     def record(self, loss: torch.Tensor) -> None:
         self.loss_sum = self.loss_sum + loss.detach()
