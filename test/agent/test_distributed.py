@@ -72,7 +72,7 @@ def test_hogwild_session_nets_are_views_of_the_global_weights():
 def test_distributed_refused_for_off_policy():
     raw = tiny_dqn(distributed="shared")
     with pytest.raises(
-        SpecError, match="shares the nets of .*SoftActorCritic.*not DoubleDQN"
+        SpecError, match=r"shares the nets of .*SoftActorCritic.*not DoubleDQN"
     ) as err:
         validate(raw)
     assert err.value.path == "meta.distributed"
