@@ -7,6 +7,8 @@ memory, each from its own env and seed (`meta.distributed`).
   then pulls the global weights back.
 With `GlobalAdam` or `GlobalRMSprop`, the optimizer's moments are shared too; other optimizers
 keep per-session moments. Which algorithms may: their registration (spec/registry.py).
+Parameters of an optimizer outside the nets (SAC's temperature) stay each session's own, as the
+original's async SAC kept its alpha per worker.
 """
 
 import torch
@@ -43,7 +45,8 @@ def attach(algorithm, shared: dict, mode: str) -> None:
     for optim, states in zip(algorithm.optims, shared["optim_states"], strict=True):
         if mode == "shared":
             for p in optim_params(optim):
-                p.data = global_of[id(p)].data
+                if id(p) in global_of:
+                    p.data = global_of[id(p)].data
             share_state(optim, states)
     if mode == "synced":
         algorithm.optims = [
@@ -52,6 +55,7 @@ def attach(algorithm, shared: dict, mode: str) -> None:
         ]
         for p in (p for net in algorithm.nets.values() for p in net.parameters()):
             p.data.copy_(global_of[id(p)].data)
+    algorithm.attached()
 
 
 def share_state(optim: torch.optim.Optimizer, states: list[dict] | None) -> None:
@@ -67,14 +71,22 @@ class Synced:
 
     def __init__(self, local: torch.optim.Optimizer, global_of: dict, states) -> None:
         self.local = optim_params(local)
-        self.glob = [nn.Parameter(global_of[id(p)].data) for p in self.local]
-        self.optim = type(local)(self.glob, **local.defaults)
+        twin = {id(p): global_twin(p, global_of) for p in self.local}
+        self.glob = [twin[id(p)] for p in self.local]
+        groups = [
+            {
+                **{k: v for k, v in g.items() if k != "params"},
+                "params": [twin[id(p)] for p in g["params"]],
+            }
+            for g in local.param_groups
+        ]
+        self.optim = type(local)(groups, **local.defaults)
         share_state(self.optim, states)
         self.param_groups = local.param_groups  # what LR schedulers change
 
     def step(self) -> None:
-        for group in self.optim.param_groups:
-            group["lr"] = self.param_groups[0]["lr"]
+        for group, local in zip(self.optim.param_groups, self.param_groups, strict=True):
+            group["lr"] = local["lr"]
         for g, p in zip(self.glob, self.local, strict=True):
             g.grad = p.grad
         self.optim.step()
@@ -84,3 +96,8 @@ class Synced:
 
     def state_dict(self) -> dict:
         return self.optim.state_dict()
+
+
+def global_twin(p: nn.Parameter, global_of: dict) -> nn.Parameter:
+    """The global parameter a local one steps; a parameter outside the nets is its own."""
+    return nn.Parameter(global_of[id(p)].data) if id(p) in global_of else p

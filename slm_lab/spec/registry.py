@@ -83,11 +83,18 @@ _SAC = {
     "training_start_step": None,
     "policy_delay": 1,
     "fixed_alpha": None,
-    "alpha_lr": 3e-4,
+    "alpha_anneal_frames": 0,
+    "alpha_lr": None,  # null: the actor's lr
     "target_entropy": "auto",
-    "log_alpha_min": None,
-    "log_alpha_max": None,
+    "entropy_anneal": None,  # {start_ratio, end_ratio, frames}: the discrete auto target's
+    "entropy_penalty_coef": 0.0,
+    "log_alpha_min": -5.0,  # the original's clamp of log alpha
+    "log_alpha_max": 2.0,
+    "symlog": False,
+    "spectral_norm": False,
 }
+# CrossQ's MLPNet critics: batch renorm warm-up in training steps (the original's specs: 5000)
+_CROSSQ = {**_SAC, "brn_warmup_steps": 5000}
 _SIL = {
     "sil_policy_loss_coef": 1.0,
     "sil_val_loss_coef": 0.01,
@@ -135,9 +142,9 @@ ALGORITHMS: dict[str, AlgorithmEntry] = {
     ),
     "PPO": AlgorithmEntry("ppo", ON_POLICY, _PPO, _BATCHES, "PPO", distributed=True),
     "SoftActorCritic": AlgorithmEntry(
-        "sac", OFF_POLICY, _SAC, _REPLAYS, "SAC", net_defaults=_POLYAK
+        "sac", OFF_POLICY, _SAC, _REPLAYS, "SAC", distributed=True, net_defaults=_POLYAK
     ),
-    "CrossQ": AlgorithmEntry("crossq", OFF_POLICY, _SAC, _REPLAYS, "CrossQ"),
+    "CrossQ": AlgorithmEntry("crossq", OFF_POLICY, _CROSSQ, _REPLAYS, "CrossQ"),
     "SIL": AlgorithmEntry(
         "sil",
         ON_POLICY,
@@ -186,6 +193,8 @@ NETS: dict[str, NetEntry] = {
 # the lab's own torch modules an arc (TorchArcNet) may name, found by torcharc in torch.nn:
 # class name -> its module in slm_lab.agent.net (registered by torcharc_net.register_arc_modules)
 ARC_MODULES: dict[str, str] = {
+    "BatchRenorm1d": "batch_renorm",
+    "LazyBatchRenorm1d": "batch_renorm",
     "WeightNormLinear": "weight_norm",
     "LazyWeightNormLinear": "weight_norm",
 }

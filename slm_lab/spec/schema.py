@@ -81,11 +81,17 @@ ALGORITHM_FIELDS = {
     "training_iter": pos_int(),
     "training_batch_iter": pos_int(),
     "policy_delay": pos_int(),
+    # SAC and CrossQ
     "fixed_alpha": num(nullable=True, low=0.0),
-    "alpha_lr": num(above=0.0),
+    "alpha_anneal_frames": Field("int", low=0),
+    "alpha_lr": num(nullable=True, above=0.0),
     "target_entropy": Field("any", nullable=True),
+    "entropy_anneal": Field("dict", nullable=True),
+    "entropy_penalty_coef": num(low=0.0),
     "log_alpha_min": num(nullable=True),
     "log_alpha_max": num(nullable=True),
+    "spectral_norm": BOOL,
+    "brn_warmup_steps": Field("int", low=0),  # CrossQ
     "sil_policy_loss_coef": num(low=0.0),
     "sil_val_loss_coef": num(low=0.0),
 }

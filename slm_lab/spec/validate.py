@@ -15,6 +15,7 @@ from slm_lab.spec.fields import (
     type_error,
 )
 from slm_lab.spec.net_checks import check_hydra_layers, check_loss, check_lr_scheduler
+from slm_lab.spec.sac_checks import check_sac
 
 EXPLORING_POLICIES = ("epsilon_greedy", "boltzmann")  # they read explore_var_spec
 MIN_CONV_ARGS, MAX_CONV_ARGS = 2, 5  # [out_channels, kernel] up to [..., padding, dilation]
@@ -106,11 +107,7 @@ def check_algorithm_rules(algo: dict, entry: registry.AlgorithmEntry) -> None:
             f"{algo['action_policy']} needs explore_var_spec (its epsilon or temperature)",
             f"{path}.explore_var_spec",
         )
-    target = algo.get("target_entropy", "auto")
-    if target != "auto" and (isinstance(target, bool) or not isinstance(target, int | float)):
-        raise SpecError(
-            f"target_entropy must be 'auto' or a number, got {target!r}", f"{path}.target_entropy"
-        )
+    check_sac(algo)
 
 
 def check_memory(memory: dict, algo_name: str, v: Validator) -> dict:
@@ -303,8 +300,9 @@ def check_distributed(spec: dict) -> None:
     """meta.distributed: sessions training one global net, for the algorithms registered so."""
     name = spec["agent"]["algorithm"]["name"]
     if spec["meta"]["distributed"] and not registry.ALGORITHMS[name].distributed:
+        sharing = [n for n, entry in registry.ALGORITHMS.items() if entry.distributed]
         raise SpecError(
-            f"distributed training shares on-policy learners' nets, not {name}'s",
+            f"distributed training shares the nets of {', '.join(sharing)}; not {name}'s",
             "meta.distributed",
             [False],
         )

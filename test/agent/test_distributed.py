@@ -10,7 +10,7 @@ from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import make_env
 from slm_lab.lib.errors import SpecError
 from slm_lab.spec.validate import validate
-from test.conftest import tiny_a2c, tiny_dqn
+from test.conftest import tiny_a2c, tiny_dqn, tiny_sac
 
 PROCESS_TIMEOUT_S = 120
 
@@ -71,7 +71,9 @@ def test_hogwild_session_nets_are_views_of_the_global_weights():
 
 def test_distributed_refused_for_off_policy():
     raw = tiny_dqn(distributed="shared")
-    with pytest.raises(SpecError, match="on-policy") as err:
+    with pytest.raises(
+        SpecError, match=r"shares the nets of .*SoftActorCritic.*not DoubleDQN"
+    ) as err:
         validate(raw)
     assert err.value.path == "meta.distributed"
 
@@ -82,3 +84,22 @@ def test_distributed_sessions_all_run_at_once():
     assert trial.worker_count(4, distributed=True, cores=2) == 4  # Hogwild: all together
     assert trial.worker_count(4, distributed=False, cores=2) == 2  # one session per core
     assert trial.worker_count(1, distributed=False, cores=2) == 1
+
+
+@pytest.mark.parametrize("mode", ["shared", "synced"])
+def test_sac_sessions_train_the_global_nets_with_their_own_temperature(mode: str):
+    raw = tiny_sac(max_session=2, distributed=mode)
+    spec = validate(raw)[0]
+    shared = share(build(spec).algorithm)
+    algo = build(spec).algorithm
+    attach(algo, shared, mode)
+    critic = next(algo.nets["q1"].parameters())
+    torch.testing.assert_close(critic, shared["params"]["q1"][0])
+    target = next(algo.target_nets.nets[0].parameters())
+    torch.testing.assert_close(target, critic)  # the targets start from the global critics
+    before = shared["params"]["actor"][0].clone()
+    log_alpha = algo.log_alpha.item()
+    actor_loss, entropy = algo.actor_loss(torch.randn(8, 3))
+    algo.update_actor(actor_loss, entropy)
+    assert not torch.equal(shared["params"]["actor"][0], before)  # the global actor moved
+    assert algo.log_alpha.item() != log_alpha  # the session's own temperature stepped

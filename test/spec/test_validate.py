@@ -375,10 +375,6 @@ def test_value_based_build_errors(mutate, expect):
             "agent.algorithm.action_pdtype: SoftActorCritic acts with a tanh-squashed Normal",
         ),
         (
-            lambda s: s["meta"].update(distributed="shared"),
-            "meta.distributed: distributed training shares on-policy learners' nets",
-        ),
-        (
             lambda s: s["agent"]["net"].update(type="RecurrentNet", seq_len=2),
             "agent.net.type: RecurrentNet needs the env's observation window",
         ),

@@ -151,6 +151,9 @@ class Algorithm(Stateful):
                 f"(last at frame {frame}); lower the learning rate or set agent.net.clip_grad_val"
             )
 
+    def attached(self) -> None:
+        """Its nets now train a distributed trial's global ones (agent/distributed.py)."""
+
     def step_schedulers(self) -> None:
         for scheduler in self.schedulers:
             scheduler.step()
@@ -237,6 +240,11 @@ class TargetNets(Stateful):
         self.nets = [copy.deepcopy(net).requires_grad_(False) for net in online]
         self.online = [t for net in online for t in state_tensors(net)]
         self.params = [t for net in self.nets for t in state_tensors(net)]
+
+    @torch.no_grad()
+    def sync(self) -> None:
+        """Copy the online nets into the targets."""
+        torch._foreach_copy_(self.params, self.online)
 
     @torch.no_grad()  # in place, outside autograd: the targets must stay graph-free leaves
     def update(self) -> None:

@@ -7,9 +7,11 @@ Off-policy cadence (base.OffPolicy): every `training_frequency` frames from
 1. critics: L(Q_i(s, a), y) for two Q-nets, y = r + gamma (1 - terminated) V'(s'), with
    V'(s') = E_{a' ~ pi}[min_i Q'_i(s', a') - alpha log pi(a'|s')] and Q'_i the polyak targets;
 2. every `policy_delay` batches, the actor: E_{a ~ pi}[alpha log pi(a|s) - min_i Q_i(s, a)], and
-   the temperature: log alpha (H - target_entropy), which raises alpha when the entropy H falls
-   short of its target;
+   in the same optimizer step the temperature: log alpha (H - target_entropy), which raises
+   alpha when the entropy H falls short of its target (temperature.py has its options);
 3. the target critics move towards the online ones.
+With `symlog`, the critics' loss compares symlog(Q) with symlog(y) (DreamerV3's compression);
+with `spectral_norm`, each critic's penultimate linear layer is spectrally normalised.
 Continuous actions are tanh-squashed Gaussians, log pi(a|s) = log N(u) - sum log(1 - tanh(u)^2);
 discrete actions use exact expectations over the action set. Before `training_start_step`,
 actions are uniform random.
@@ -25,14 +27,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from slm_lab.agent.algorithm.base import OffPolicy, TargetNets
+from slm_lab.agent.algorithm.temperature import Temperature, migrate
 from slm_lab.agent.net import build_net, net_util
-from slm_lab.lib.distribution import Categorical, Normal, action_pd
+from slm_lab.agent.net.ensemble import joint
+from slm_lab.agent.net.spectral_norm import spectral_norm_penultimate
+from slm_lab.lib.distribution import Categorical, GumbelSoftmax, Normal, action_pd
 from slm_lab.lib.errors import SpecError
+from slm_lab.lib.math_util import symlog
 
 LOG_2 = math.log(2.0)
-# "auto" target entropy for discrete actions: this fraction of the uniform policy's entropy
-# (0.89, CleanRL's tuned value; the 0.98 of Christodoulou 2019 keeps policies near uniform)
-DISCRETE_ENTROPY_FRACTION = 0.89
+DISCRETE_ONLY = ("entropy_penalty_coef", "entropy_anneal")  # SD-SAC's options
+ACTOR, CRITICS = 0, 1  # the optimizers' places in `optims`
 
 
 @contextmanager
@@ -56,11 +61,11 @@ def tanh_log_det(u: torch.Tensor) -> torch.Tensor:
 def continuous(agent_spec: dict, env) -> bool:
     """Whether the spec's action distribution on this env is the Normal (else the Categorical)."""
     pd = action_pd(agent_spec["algorithm"]["action_pdtype"], env.action_space)
-    if type(pd) not in (Normal, Categorical):
+    if type(pd) not in (Normal, Categorical, GumbelSoftmax):  # the original's async SAC specs
         raise SpecError(
             f"{agent_spec['algorithm']['name']} acts with a tanh-squashed Normal or a Categorical",
             "agent.algorithm.action_pdtype",
-            ["default", "Normal", "Categorical"],
+            ["default", "Normal", "Categorical", "GumbelSoftmax"],
         )
     return pd.continuous
 
@@ -68,7 +73,7 @@ def continuous(agent_spec: dict, env) -> bool:
 class SoftActorCritic(OffPolicy):
     """What both variants share: the nets, the temperature, the order of a training step."""
 
-    temperature_attrs = ("updates", "loss_sum", "loss_count", "log_alpha", "alpha_optim", "entropy")
+    temperature_attrs = ("updates", "loss_sum", "loss_count", "temperature")
     state_attrs = (*OffPolicy.state_attrs, *temperature_attrs, "target_nets")
 
     def __new__(cls, agent_spec: dict, env, clock, dev_checks: bool = False):
@@ -97,7 +102,8 @@ class SoftActorCritic(OffPolicy):
     def build_critic(self) -> nn.Module:
         in_shape, n_out = self.critic_shape
         cs = self.critic_spec
-        return build_net(cs, in_shape, [n_out], [cs["critic_init_std"]], role="critic")
+        net = build_net(cs, in_shape, [n_out], [cs["critic_init_std"]], role="critic")
+        return spectral_norm_penultimate(net) if self.spec["spectral_norm"] else net
 
     def build_nets(self) -> None:
         ns, shape = self.net_spec, self.env.observation_space.shape
@@ -105,33 +111,63 @@ class SoftActorCritic(OffPolicy):
         self.nets = {"actor": actor, "q1": self.build_critic(), "q2": self.build_critic()}
         self.place_nets()
         self.build_targets()
+        self.critics = joint([self.nets["q1"], self.nets["q2"]])  # (2, N, out) in one pass
         self.params = {name: list(net.parameters()) for name, net in self.nets.items()}
-        self.actor_optim = self.add_optim(ns, "actor", self.params["actor"])
+        self.add_optim(ns, "actor", self.params["actor"])  # optims[ACTOR]
         critic_params = self.params["q1"] + self.params["q2"]
-        self.critic_optim = self.add_optim(
+        self.add_optim(  # optims[CRITICS]
             self.critic_spec, "critic", critic_params, self.critic_path
         )
 
     def build_targets(self) -> None:
         critics = [self.nets["q1"], self.nets["q2"]]
         self.target_nets = TargetNets(self.critic_spec, critics, self.clock)
+        self.targets = joint(self.target_nets.nets)
 
     def build_temperature(self) -> None:
-        s = self.spec
-        fixed = s["fixed_alpha"]
-        self.log_alpha = torch.zeros((), device=self.device, requires_grad=fixed is None)
-        self.alpha_optim = None
-        if fixed is None:
-            self.alpha_optim = torch.optim.Adam([self.log_alpha], lr=s["alpha_lr"])
-        else:
-            self.log_alpha.fill_(math.log(max(fixed, np.finfo(np.float32).tiny)))
-        target = s["target_entropy"]
-        self.target_entropy = self.auto_entropy() if target == "auto" else float(target)
-        self.entropy = float("nan")
+        """The temperature; tuned, it steps in the actor's optimizer (at alpha_lr)."""
+        s, discrete = self.spec, isinstance(self, DiscreteSAC)
+        for key in DISCRETE_ONLY:
+            if s[key] and not discrete:
+                raise SpecError(
+                    f"{key} applies to discrete actions (SD-SAC); this env's are continuous",
+                    f"agent.algorithm.{key}",
+                )
+        n = self.pd.param_dim if discrete else self.pd.action_dim
+        self.temperature = Temperature(s, discrete, n, self.clock, self.device)
+        if self.temperature.tuned:
+            lr = s["alpha_lr"] or self.actor_optim.param_groups[0]["lr"]
+            self.actor_optim.add_param_group(self.temperature.param_group(lr))
+        self.entropy = torch.full((), float("nan"))
+
+    def load_state_dict(self, state: dict) -> None:
+        """Also a checkpoint from before the temperature stepped with the actor."""
+        groups = self.actor_optim.state_dict()["param_groups"]
+        alpha_group = (
+            {k: v for k, v in groups[1].items() if k != "params"} if len(groups) > 1 else None
+        )
+        super().load_state_dict(migrate(state, alpha_group))
+
+    @property
+    def actor_optim(self) -> torch.optim.Optimizer:
+        """From `optims`, where a distributed session's stand-ins replace them."""
+        return self.optims[ACTOR]
+
+    @property
+    def critic_optim(self) -> torch.optim.Optimizer:
+        return self.optims[CRITICS]
+
+    @property
+    def target_entropy(self) -> float:
+        return self.temperature.target_entropy
+
+    @property
+    def log_alpha(self) -> torch.Tensor:
+        return self.temperature.log_alpha
 
     @property
     def alpha(self) -> torch.Tensor:
-        return self.log_alpha.detach().exp()
+        return self.temperature.alpha
 
     def policy(self, x: torch.Tensor) -> torch.Tensor:
         return self.nets["actor"](self.inputs(x))
@@ -145,38 +181,44 @@ class SoftActorCritic(OffPolicy):
     def td_target(self, batch: dict[str, torch.Tensor], next_v: torch.Tensor) -> torch.Tensor:
         return batch["reward"] + self.gamma * (1.0 - batch["terminated"]) * next_v
 
-    def weighted(self, batch: dict, q1: torch.Tensor, q2: torch.Tensor, target: torch.Tensor):
-        """Both critics' loss, weighted by prioritized replay's importance-sampling weights."""
-        loss = self.loss_fn(q1, target) + self.loss_fn(q2, target)
+    def weighted(self, batch: dict, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """Both critics' loss, q (2, N) against the targets (N,) (on symlog values with
+        `symlog`), weighted by prioritized replay's importance-sampling weights."""
+        if self.spec["symlog"]:
+            q, target = symlog(q), symlog(target)
+        loss = self.loss_fn(q, target.expand_as(q)).sum(0)
         return (loss * batch["weight"]).mean() if "weight" in batch else loss.mean()
 
     def train(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        self.temperature.anneal()
         loss, td = self.critic_loss(batch)
         self.optimize(loss, [self.critic_optim], ("q1", "q2"))
         self.record(loss)
         self.updates += 1
         if self.updates % self.delay == 0:
             actor_loss, entropy = self.actor_loss(batch["obs"])
-            self.optimize(actor_loss, [self.actor_optim], ("actor",))
-            self.update_temperature(entropy)
+            self.update_actor(actor_loss, entropy)
         self.update_targets()
         return td
 
+    def update_actor(self, actor_loss: torch.Tensor, entropy: torch.Tensor) -> None:
+        """The actor and the temperature in one step of the actor's optimizer."""
+        temperature = self.temperature
+        temperature.log_alpha.grad = None
+        self.optimize(actor_loss + temperature.loss(entropy), [self.actor_optim], ("actor",))
+        temperature.clamp()
+        self.entropy = entropy.detach().mean()
+
     def update_temperature(self, entropy: torch.Tensor) -> None:
-        """Gradient descent on log alpha (H - target_entropy): alpha rises when H falls short."""
-        self.entropy = entropy.mean().item()
-        if self.alpha_optim is None:
-            return
-        self.alpha_optim.zero_grad()
-        (self.log_alpha * (entropy - self.target_entropy).mean()).backward()
-        self.alpha_optim.step()
-        lo, hi = self.spec["log_alpha_min"], self.spec["log_alpha_max"]
-        if lo is not None or hi is not None:
-            with torch.no_grad():
-                self.log_alpha.clamp_(lo, hi)
+        """One step on the temperature alone (tests and diagnostics)."""
+        self.update_actor(torch.zeros((), requires_grad=True), entropy)
 
     def update_targets(self) -> None:
         self.target_nets.update()
+
+    def attached(self) -> None:
+        """Distributed: the target critics start from the global critics."""
+        self.target_nets.sync()
 
     def record(self, loss: torch.Tensor) -> None:
         self.loss_sum = self.loss_sum + loss.detach()
@@ -190,7 +232,7 @@ class SoftActorCritic(OffPolicy):
         return {
             "loss": loss,
             "lr": self.lr,
-            "entropy": self.entropy,
+            "entropy": self.entropy.item(),
             "explore_var": self.alpha.item(),
         }
 
@@ -201,9 +243,6 @@ class ContinuousSAC(SoftActorCritic):
     @property
     def critic_shape(self) -> tuple[tuple[int, ...], int]:
         return (math.prod(self.env.observation_space.shape) + self.pd.action_dim,), 1
-
-    def auto_entropy(self) -> float:
-        return -float(self.pd.action_dim)
 
     def random_actions(self, n: int) -> np.ndarray:
         return np.random.uniform(-1.0, 1.0, (n, self.pd.action_dim)).astype(np.float32)
@@ -228,19 +267,17 @@ class ContinuousSAC(SoftActorCritic):
         with torch.no_grad():
             next_action, next_logp = self.squashed(self.policy(batch["next_obs"]))
             x = self.q_in(batch["next_obs"], next_action)
-            q1_target, q2_target = self.target_nets.nets
-            q_next = torch.min(q1_target(x), q2_target(x))
+            q_next = self.targets(x).min(0).values
             target = self.td_target(batch, self.soft_value(q_next, next_logp))
-        x = self.q_in(batch["obs"], batch["action"])
-        q1, q2 = self.nets["q1"](x).squeeze(-1), self.nets["q2"](x).squeeze(-1)
-        return self.weighted(batch, q1, q2, target), (target - q1).detach()
+        q = self.critics(self.q_in(batch["obs"], batch["action"])).squeeze(-1)
+        return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The policy loss and -log pi of the sampled actions (the entropy's estimate)."""
         action, logp = self.squashed(self.policy(obs))
         x = self.q_in(obs, action)
         with frozen(self.params["q1"] + self.params["q2"]):
-            q = torch.min(self.nets["q1"](x), self.nets["q2"](x)).squeeze(-1)
+            q = self.critics(x).min(0).values.squeeze(-1)
         return (self.alpha * logp - q).mean(), -logp.detach()
 
 
@@ -250,9 +287,6 @@ class DiscreteSAC(SoftActorCritic):
     @property
     def critic_shape(self) -> tuple[tuple[int, ...], int]:
         return self.env.observation_space.shape, self.pd.param_dim
-
-    def auto_entropy(self) -> float:
-        return DISCRETE_ENTROPY_FRACTION * math.log(self.pd.param_dim)
 
     def random_actions(self, n: int) -> np.ndarray:
         return np.random.randint(self.pd.param_dim, size=n)
@@ -266,27 +300,27 @@ class DiscreteSAC(SoftActorCritic):
 
     @staticmethod
     def q_taken(q: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return q.gather(-1, action.long().unsqueeze(-1)).squeeze(-1)
+        """Q of the taken actions: q (..., N, actions), action (N,) -> (..., N)."""
+        index = action.long().unsqueeze(-1).expand(*q.shape[:-1], 1)
+        return q.gather(-1, index).squeeze(-1)
 
     def critic_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """The critics' loss and each transition's TD error."""
         with torch.no_grad():
             next_logp = self.policy(batch["next_obs"]).log_softmax(-1)
             x = self.inputs(batch["next_obs"])
-            q1_target, q2_target = self.target_nets.nets
-            q_next = torch.min(q1_target(x), q2_target(x))
+            q_next = self.targets(x).min(0).values
             target = self.td_target(batch, self.soft_value(q_next, next_logp))
-        x, action = self.inputs(batch["obs"]), batch["action"]
-        q1 = self.q_taken(self.nets["q1"](x), action)
-        q2 = self.q_taken(self.nets["q2"](x), action)
-        return self.weighted(batch, q1, q2, target), (target - q1).detach()
+        q = self.q_taken(self.critics(self.inputs(batch["obs"])), batch["action"])
+        return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The policy loss and the policy's exact entropy."""
+        """The policy loss (with SD-SAC's entropy penalty) and the policy's exact entropy."""
         logp = self.policy(obs).log_softmax(-1)
         p = logp.exp()
         with torch.no_grad():
             x = self.inputs(obs)
-            q = torch.min(self.nets["q1"](x), self.nets["q2"](x))
+            q = self.critics(x).min(0).values
         loss = (p * (self.alpha * logp - q)).sum(-1).mean()
-        return loss, -(p * logp).sum(-1).detach()
+        entropy = -(p * logp).sum(-1)
+        return loss + self.temperature.entropy_penalty(entropy), entropy.detach()

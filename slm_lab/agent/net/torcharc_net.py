@@ -1,5 +1,7 @@
 """TorchArcNet: a body built by the torcharc package from the spec's `arc` block or `arc_file`;
-an arc may name torch.nn modules and the lab's own (spec/registry.py:ARC_MODULES)."""
+an arc may name torch.nn modules and the lab's own (spec/registry.py:ARC_MODULES). With
+`normalize`, image inputs are divided by 255 first. Lazy layers materialise on a dummy input in
+evaluation mode, so normalisation layers keep their initial statistics."""
 
 import importlib
 
@@ -9,6 +11,7 @@ from torch import nn
 
 from slm_lab.agent.net import net_util
 from slm_lab.agent.net.base import HeadNet
+from slm_lab.agent.net.conv import Scale
 from slm_lab.lib.errors import SpecError
 from slm_lab.spec import registry
 
@@ -40,9 +43,12 @@ class TorchArcNet(HeadNet):
         register_arc_modules()
         try:
             body = torcharc.build(arc_of(net_spec, role))
-            with torch.no_grad():
-                body_dim = body(torch.zeros(1, *in_shape)).shape[-1]  # materialise lazy layers
+            with torch.no_grad():  # materialise lazy layers
+                body_dim = body.eval()(torch.zeros(1, *in_shape)).shape[-1]
+            body.train()
         except (ValueError, TypeError, KeyError, RuntimeError, FileNotFoundError) as e:
             raise SpecError(f"torcharc could not build this arc: {e}", "agent.net.arc") from e
         net_util.init_layers(body, net_spec["init_fn"], net_spec["hid_layers_activation"])
+        if net_spec["normalize"]:
+            body = nn.Sequential(Scale(True), body)
         super().__init__(body, body_dim, net_spec, out_dims, head_stds)

@@ -7,6 +7,7 @@ import torch
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm import policy
 from slm_lab.agent.algorithm.sarsa import NO_ACTION, transitions
+from slm_lab.agent.net.ensemble import Ensemble
 from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.distribution import Categorical
 from test.conftest import make_agent as make
@@ -206,3 +207,33 @@ def test_sarsa_target_by_hand():
     }
     # targets: 1 + 0.5 Q(s', 0) = 2.5; -1 + 0.5 Q(s', 1) = 2.5; Q(s, a) = 2, 3
     torch.testing.assert_close(a.loss(data), torch.tensor((0.5**2 + 0.5**2) / 2))
+
+
+@pytest.mark.parametrize("algo", ["VanillaDQN", "DQN", "DoubleDQN"])
+def test_one_ensemble_pass_equals_separate_forwards(algo: str):
+    raw = q_spec(algo)
+    raw["agent"]["net"]["hid_layers"] = [8]
+    agent, env = make(raw)
+    obs = env.reset(seed=0)
+    for _ in range(10):
+        obs = step_agent(agent, env, obs, np.zeros(1, dtype=np.int64))
+    dqn = agent.algorithm
+    with torch.no_grad():  # a target that differs from the online net
+        for p in dqn.nets["net"].parameters():
+            p.add_(0.1)
+    dqn.ensemble = Ensemble.of(dqn.members())  # as on a GPU
+    assert dqn.ensemble is not None
+    batch = agent.memory.sample()
+    grads = []
+    for ensemble in (dqn.ensemble, None):
+        dqn.ensemble = ensemble
+        q, q_next = dqn.q_values(batch)
+        dqn.nets["net"].zero_grad()
+        q.sum().backward()
+        grads.append([p.grad.clone() for p in dqn.nets["net"].parameters()])
+        if ensemble is not None:
+            first = (q.detach(), q_next)
+    torch.testing.assert_close(first[0], q.detach(), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(first[1], q_next, atol=1e-6, rtol=1e-6)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)

@@ -9,7 +9,6 @@ import torch
 
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.sac import tanh_log_det
-from slm_lab.agent.net.batch_renorm import BatchRenorm1d
 from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.errors import SpecError
 from test.conftest import make_agent as make
@@ -69,7 +68,7 @@ def test_fixed_alpha_is_not_tuned():
 def test_discrete_soft_value_is_the_exact_expectation():
     agent, _ = make(tiny_sac(env="CartPole-v1"))
     algo = agent.algorithm
-    assert algo.target_entropy == pytest.approx(0.89 * math.log(2))
+    assert algo.target_entropy == pytest.approx(0.6 * math.log(2))  # the original's ratio
     logits = torch.tensor([[0.0, math.log(3.0)]])  # pi = (0.25, 0.75)
     q1, q2 = torch.tensor([[1.0, 4.0]]), torch.tensor([[2.0, 3.0]])
     value = algo.soft_value(torch.min(q1, q2), logits.log_softmax(-1))
@@ -134,41 +133,21 @@ def test_crossq_evaluates_current_and_next_in_one_batch():
     assert not hasattr(algo, "target_nets")  # no target nets
     collect(agent, env, 40)
     batch = agent.memory.sample()
-    seen = []
-    q1 = algo.nets["q1"]
-    forward = q1.forward
-    q1.forward = lambda x: seen.append(x.clone()) or forward(x)
-    brn = q1[0]
+    brn = algo.nets["q1"][0]  # batch renorm on the critic's input [s, a]
     mean_before = brn.running_mean.clone()
     algo.critic_loss(batch)
-    (x,) = seen
-    n = len(batch["obs"])
-    assert x.shape == (2 * n, 3 + 1)
-    torch.testing.assert_close(x[:n], torch.cat([batch["obs"], batch["action"]], -1))
-    torch.testing.assert_close(x[n:, :3], batch["next_obs"])
     # the running statistics moved towards the mean of both halves together
-    expected = mean_before.lerp(x.mean(0), brn.momentum)
-    torch.testing.assert_close(brn.running_mean, expected)
+    joint = torch.cat([batch["obs"], batch["next_obs"]]).mean(0)
+    expected = mean_before[:3].lerp(joint, brn.momentum)
+    torch.testing.assert_close(brn.running_mean[:3], expected)
+    assert brn.count == 1
 
 
 def test_crossq_actor_loss_uses_running_statistics():
     agent, _ = make(crossq_spec())
     algo = agent.algorithm
-    modes = []
-    q1 = algo.nets["q1"]
-    forward = q1.forward
-    q1.forward = lambda x: modes.append(q1.training) or forward(x)
-    algo.actor_loss(torch.zeros(BATCH, 3))
-    assert modes == [False] and q1.training
-
-
-def test_batch_renorm_train_and_eval():
-    brn = BatchRenorm1d(2, momentum=0.5, warmup=1)
-    x = torch.tensor([[1.0, 10.0], [3.0, 30.0]])
-    out = brn(x)  # warm-up step: plain batch norm
-    torch.testing.assert_close(out.mean(0), torch.zeros(2), atol=1e-5, rtol=0)
-    assert brn.running_mean.tolist() == pytest.approx([1.0, 10.0])  # 0.5 * 0 + 0.5 * mean
-    brn(x)  # corrected by r and d from now on
-    brn.eval()
-    expected = (x - brn.running_mean) / (brn.running_var + 1e-3).sqrt()
-    torch.testing.assert_close(brn(x), expected)
+    brn = algo.nets["q1"][0]
+    before = brn.running_mean.clone()
+    algo.actor_loss(torch.ones(BATCH, 3))
+    assert brn.count == 0 and torch.equal(brn.running_mean, before)  # evaluation mode
+    assert algo.nets["q1"].training  # back in training mode after

@@ -1,0 +1,96 @@
+"""CrossQ's learn-step cost over SAC's at equal sizes, measured alternating in one process.
+
+    uv run python bench/speed_crossq.py [--steps 200] [--reps 5] [--threads 1]
+
+Pendulum-v1, one env, batch 256, 256x256 ReLU actor and critics (CrossQ's with batch renorm),
+Adam, a gradient step per learn call (critics, actor and temperature). Each rep times `--steps`
+learn steps of SAC, then of CrossQ, on replays filled with the same random transitions; the
+ratio is CrossQ's median time per step over SAC's. The bar (issue 20): at most 1.3x.
+"""
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+
+FILL = 2_000  # random transitions in each replay
+WARMUP_STEPS = 20  # untimed steps first (allocations, lazy state)
+HIDDEN = [256, 256]
+BATCH = 256
+
+
+def spec(name: str) -> dict:
+    net = {
+        "type": "MLPNet",
+        "hid_layers": HIDDEN,
+        "hid_layers_activation": "relu",
+        "optim_spec": {"name": "Adam", "lr": 3e-4},
+        "gpu": False,
+    }
+    agent = {
+        "name": name,
+        "algorithm": {"name": name, "training_start_step": 0},
+        "memory": {"name": "Replay", "batch_size": BATCH, "max_size": FILL},
+        "net": net,
+    }
+    if name == "CrossQ":
+        agent["critic_net"] = dict(net)
+    return {
+        "agent": agent,
+        "env": {"name": "Pendulum-v1", "num_envs": 1, "max_frame": 10**9},
+        "meta": {"max_session": 1, "log_frequency": 1000},
+    }
+
+
+def build(name: str):
+    from slm_lab.agent import Agent
+    from slm_lab.experiment.loop import Clock
+    from slm_lab.experiment.session import make_env
+    from slm_lab.spec.validate import validate
+
+    full, _ = validate(spec(name))
+    env = make_env(full)
+    agent = Agent(full, env, Clock(full["env"]["max_frame"], 1))
+    rng = np.random.default_rng(0)
+    obs_dim = env.observation_space.shape[0]
+    for _ in range(FILL):
+        obs = rng.standard_normal((1, obs_dim)).astype(np.float32)
+        action = rng.uniform(-1, 1, (1, 1)).astype(np.float32)
+        reward = rng.standard_normal(1).astype(np.float32)
+        done = np.zeros(1, bool)
+        agent.memory.add(obs, action, reward, obs, done, done)
+    return agent.algorithm, agent.memory
+
+
+def time_steps(algo, memory, steps: int) -> float:
+    """Seconds per learn step (sample + train) over `steps` steps."""
+    start = time.perf_counter()
+    for _ in range(steps):
+        algo.train(memory.sample())
+    return (time.perf_counter() - start) / steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    pairs = {name: build(name) for name in ("SoftActorCritic", "CrossQ")}
+    for algo, memory in pairs.values():
+        time_steps(algo, memory, WARMUP_STEPS)
+    times: dict[str, list[float]] = {name: [] for name in pairs}
+    for rep in range(args.reps):
+        for name, (algo, memory) in pairs.items():
+            times[name].append(time_steps(algo, memory, args.steps))
+            print(f"rep {rep}: {name}: {times[name][-1] * 1e3:.2f} ms/step", flush=True)
+    sac, crossq = (statistics.median(times[n]) for n in pairs)
+    print(f"\nSAC {sac * 1e3:.2f} ms/step, CrossQ {crossq * 1e3:.2f} ms/step (medians)")
+    print(f"CrossQ / SAC learn-step cost: {crossq / sac:.2f}x (bar: <= 1.3x)")
+
+
+if __name__ == "__main__":
+    main()
