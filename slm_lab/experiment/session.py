@@ -169,10 +169,18 @@ class Session(Stateful):
         if self.scalars is not None:
             self.scalars.add(row)
         self.write_graphs()
+        if self.ctx.flags.log_extra:
+            self.log_metrics()
         if self.reporter is not None:
             self.reporter()
         if self.initial is not None and self.agent.algorithm.opt_step:
             self.check_weights_changed()
+
+    def log_metrics(self) -> None:
+        """--log-extra: the session's metrics so far (strength, efficiency, stability)."""
+        df = analysis.read_table(self.paths.table(self.index, "train"))
+        metrics = analysis.session_metrics(df, self.spec["env"]["name"])
+        logger.info(f"Session {self.index} [train metrics] {analysis.fmt_metrics(metrics)}")
 
     def row(self, tracker: ReturnTracker) -> dict:
         algo = self.agent.algorithm

@@ -1,0 +1,131 @@
+"""The original lab's commands, flags and environment variables (kengz/SLM-Lab 5.3), each as a
+real subprocess call: what its users type from habit works and means what it meant there."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from test.conftest import CLI, run_cli, run_dirs, tiny_ppo, write_spec
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    """A short finished run, its folder in <cwd>/data, with --log-extra from LOG_EXTRA."""
+    cwd = tmp_path_factory.mktemp("trained")
+    path = write_spec(cwd, {"tiny": tiny_ppo(max_frame=1000, max_session=2)})
+    result = run_cli("run", str(path), "tiny", cwd=cwd, LOG_EXTRA="true", OPTIMIZE_PERF="false")
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(cwd)
+    (run / "stderr.txt").write_text(result.stderr)
+    return run
+
+
+def test_no_mode_runs_dev_and_says_so(trained: Path):
+    stderr = (trained / "stderr.txt").read_text()
+    assert "Running tiny (dev, no mode given: one session with dev checks; add `train` " in stderr
+    spec = json.loads((trained / "tiny_spec.json").read_text())
+    assert spec["meta"]["max_session"] == 1  # dev: one session whatever the spec says
+
+
+def test_flags_from_environment_variables(trained: Path):
+    stderr = (trained / "stderr.txt").read_text()
+    extra = [line for line in stderr.splitlines() if "Session 0 [train metrics]" in line]
+    assert len(extra) == 2 and "strength:" in extra[0]  # LOG_EXTRA: one line per log row
+    assert "optimize-perf off (--no-optimize-perf)" in stderr  # OPTIMIZE_PERF=false
+
+
+def test_log_level_from_environment(tmp_path: Path, tiny_spec_file: Path):
+    result = run_cli("run", str(tiny_spec_file), "tiny", "fly", cwd=tmp_path, LOG_LEVEL="LOUD")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "--log-level: unknown log level 'LOUD'; allowed: "
+        "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR, CRITICAL"
+    )
+
+
+def test_enjoy_at_a_saved_spec_file(trained: Path, tmp_path: Path):
+    data = tmp_path / "data"
+    shutil.copytree(trained, data / trained.name)
+    saved = f"data/{trained.name}/tiny_t0_spec.json"  # the original's enjoy@ form
+    result = run_cli(
+        "run", "ignored.json", "tiny", f"enjoy@{saved}", "--episodes", "1", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (metrics,) = data.glob("tiny_enjoy_*/tiny_enjoy_metrics.json")
+    assert json.loads(metrics.read_text())["episodes"] == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--cuda-offset", "1"], {}, "--cuda-offset: 1 is past the GPUs present (torch sees "),
+        ([], {"CUDA_OFFSET": "3"}, "--cuda-offset: 3 is past the GPUs present (torch sees "),
+        (["--keep", "0"], {}, "--keep: 0 trials: keep at least 1, or -1 for every trial"),
+        ([], {"KEEP_TRIALS": "x"}, "--keep: KEEP_TRIALS='x' is not a whole number"),
+    ],
+)
+def test_bad_flag_values_are_one_line(
+    tmp_path: Path, tiny_spec_file: Path, args: list, env: dict, message: str
+):
+    mode = "search" if "--keep" in args or "KEEP_TRIALS" in env else "train"
+    spec = tiny_ppo()
+    spec["search"] = {"agent.algorithm.gamma__uniform": [0.9, 0.99]}
+    path = write_spec(tmp_path, {"tiny": spec})
+    result = run_cli("run", str(path), "tiny", mode, *args, cwd=tmp_path, **env)
+    assert result.returncode == 2, result.stderr[-3000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: ") and message in line
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag", "where"),
+    [
+        (["run", "x.json", "x", "train", "--bogus"], "--bogus", "`slm-lab run`; allowed: --set"),
+        (["pull", "ppo", "--gpu"], "--gpu", "(an option of `slm-lab run-remote`); allowed: --repo"),
+        (["plot", "-f", "a", "--render"], "--render", "(an option of `slm-lab run`)"),
+        (
+            ["--profile", "plot-list"],
+            "--profile",
+            "(an option of `slm-lab run`, `slm-lab run-remote`)",
+        ),
+    ],
+)
+def test_unknown_or_misplaced_flag_is_one_line(tmp_path: Path, argv: list, flag: str, where: str):
+    result = run_cli(*argv, cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {flag}: not an option of ") and where in line
+
+
+def test_stop_ray(tmp_path: Path):
+    """`ray stop --force` (a stand-in here: the real one would stop every Ray on the machine)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    ray = bin_dir / "ray"
+    ray.write_text(
+        f"#!{sys.executable}\nimport sys; open('called', 'w').write(' '.join(sys.argv[1:]))\n"
+    )
+    ray.chmod(0o755)
+    path = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    result = run_cli("run", "--stop-ray", cwd=tmp_path, PATH=path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "stopped this machine's Ray processes"
+    assert (tmp_path / "called").read_text() == "stop --force"
+
+
+def test_slm_retro_is_analyze(trained: Path, tmp_path: Path):
+    copy = tmp_path / trained.name
+    shutil.copytree(trained, copy)
+    (copy / "tiny_t0_trial_metrics_scalar.json").unlink()
+    result = run_cli("analyze", str(copy), cwd=tmp_path)  # our spelling
+    retro = CLI.parent / "slm-retro"
+    out = subprocess.run([str(retro), str(copy)], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip() == f"1 trial(s) analyzed; graphs in {copy / 'graph'}"
+    assert (copy / "tiny_t0_trial_metrics_scalar.json").is_file()
