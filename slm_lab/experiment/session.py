@@ -192,6 +192,8 @@ class Session(Stateful):
             tracker.episodes,
             self.stats,
             algo.lr,
+            tracker.t,
+            math.nan if algo.grad_norm is None else algo.grad_norm.item(),
         )
 
     def evaluate(self) -> None:

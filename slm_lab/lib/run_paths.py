@@ -75,6 +75,11 @@ class RunPaths:
     def trial_metrics_file(self) -> Path:
         return self.run_dir / f"{self.prefix()}_trial_metrics_scalar.json"
 
+    @property
+    def trial_series_file(self) -> Path:
+        """The original lab's trial metrics: {scalar, local: series by checkpoint}."""
+        return self.info_dir / f"{self.prefix()}_trial_metrics.json"
+
     def log_file(self, session: int | None = None) -> Path:
         return self.log_dir / f"{self.prefix(session)}.log"
 

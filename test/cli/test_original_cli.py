@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from test.conftest import CLI, run_cli, run_dirs, tiny_ppo, write_spec
@@ -129,3 +130,24 @@ def test_slm_retro_is_analyze(trained: Path, tmp_path: Path):
     assert result.returncode == out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.strip() == f"1 trial(s) analyzed; graphs in {copy / 'graph'}"
     assert (copy / "tiny_t0_trial_metrics_scalar.json").is_file()
+
+
+def test_table_columns_t_and_grad_norm(trained: Path):
+    df = pd.read_csv(trained / "info" / "tiny_t0_s0_session_df_train.csv")
+    assert list(df.columns[-2:]) == ["t", "grad_norm"]
+    assert (df["t"] >= 0).all() and (df["t"] <= 500).all()  # CartPole's episode step of env 0
+    assert (df["grad_norm"] > 0).all()  # PPO has stepped before the first row
+
+
+def test_trial_metrics_series_beside_the_scalar_file(trained: Path):
+    scalar = json.loads((trained / "tiny_t0_trial_metrics_scalar.json").read_text())
+    series = json.loads((trained / "info" / "tiny_t0_trial_metrics.json").read_text())
+    assert series["scalar"] == scalar
+    local = series["local"]
+    assert local["frames"] == [500, 1000]
+    df = pd.read_csv(trained / "info" / "tiny_t0_s0_session_df_eval.csv")
+    assert local["mean_returns"] == [df["total_reward"].tolist()]  # one list per session
+    strengths = local["strengths"][0]
+    assert sum(strengths) / len(strengths) == pytest.approx(scalar["strength"])
+    assert local["sample_efficiencies"][0][-1] == pytest.approx(scalar["sample_efficiency"])
+    assert len(local["stabilities"][0]) == 1 and len(local["consistencies"]) == 2
