@@ -39,6 +39,7 @@ RUNNABLE_MODES = (
 )
 DEFAULT_MODE = "dev"  # as the original lab: `train` runs every session, `dev` one with checks
 NO_MODE_NOTE = ", no mode given: one session with dev checks; add `train` for every session"
+PROF_SKIP, PROF_ACTIVE = 500, 20  # --profile: the original's window, in loop steps
 DEFAULT_KEEP = 3  # search: trials keeping their model files, as the original lab
 KEEP_ALL = -1
 KEEP_HELP = (
@@ -144,8 +145,8 @@ def run(
         raise typer.Exit(stop_ray_processes())
     if spec_file is None:
         spec_file, spec_name, mode = str(DEMO_FILE), DEMO_NAME, "dev"
-    flags = RunFlags(optimize_perf, cuda_offset, profile, log_extra)
     try:
+        flags = RunFlags(optimize_perf, cuda_offset, profile, log_extra, *profile_window())
         level = check_level(log_level)
         lab_logger.setup(level)
         if spec_name is None:
@@ -209,6 +210,17 @@ def kept(keep: int | None) -> int | None:
     if keep < 1:
         raise UsageError(f"{keep} trials: keep at least 1, or -1 for every trial", "--keep")
     return keep
+
+
+def profile_window() -> tuple[int, int]:
+    """PROF_SKIP and PROF_ACTIVE, the torch profiler's window in loop steps, as the original."""
+    window = []
+    for name, default in (("PROF_SKIP", PROF_SKIP), ("PROF_ACTIVE", PROF_ACTIVE)):
+        raw = os.environ.get(name) or str(default)
+        if not raw.isdigit() or (name == "PROF_ACTIVE" and int(raw) == 0):
+            raise UsageError(f"{name}={raw!r} is not a count of loop steps", "--profile")
+        window.append(int(raw))
+    return window[0], window[1]
 
 
 def stop_ray_processes() -> int:

@@ -16,6 +16,8 @@ class RunFlags:
     cuda_offset: int = 0  # the first GPU of the sessions' round-robin
     profile: bool = False  # the torch profiler window and the phase summary
     log_extra: bool = False  # the session's metrics at every log row
+    prof_skip: int = 500  # loop steps before the torch profiler's window (PROF_SKIP)
+    prof_active: int = 20  # loop steps the window records (PROF_ACTIVE)
 
 
 DEFAULT_FLAGS = RunFlags()

@@ -10,6 +10,7 @@ import math
 import random
 import signal
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from slm_lab.env.vec_env import ReturnTracker, VecEnv
 from slm_lab.experiment import analysis, checkpoint, interrupt, loop
 from slm_lab.experiment.context import RunContext
 from slm_lab.experiment.interrupt import Interrupted
+from slm_lab.experiment.profiler import Profiler
 from slm_lab.experiment.records import Scalars, Table, make_row
 from slm_lab.lib.errors import DiskFull
 from slm_lab.lib.progress import Progress
@@ -117,6 +119,12 @@ class Session(Stateful):
         tensorboard = meta["tensorboard"] is not False
         self.scalars = Scalars(self.paths.tensorboard_dir(index), purge) if tensorboard else None
         self.initial = self.snapshot() if ctx.mode == "dev" else None
+        self.profiler = self.make_profiler() if ctx.flags.profile else None
+
+    def make_profiler(self) -> Profiler:
+        flags, paths = self.ctx.flags, self.paths
+        trace = paths.traces_dir
+        return Profiler(trace, paths.profile_file(self.index), flags.prof_skip, flags.prof_active)
 
     def snapshot(self) -> dict[str, list[torch.Tensor]]:
         return {
@@ -136,7 +144,15 @@ class Session(Stateful):
 
     def train(self) -> None:
         """The training loop, then the last log row, evaluation and checkpoint."""
-        obs = loop.train(self.agent, self.env, self.clock, self.tracker, self.first_obs(), self)
+        obs = self.first_obs()
+        if self.profiler is None:
+            obs = loop.train(self.agent, self.env, self.clock, self.tracker, obs, self)
+        else:  # the same loop, given timed stand-ins
+            agent, env, tracker, hooks = self.profiler.wrap(
+                self.agent, self.env, self.tracker, self
+            )
+            run = partial(loop.train, agent, env, self.clock, tracker, obs, hooks)
+            obs = self.profiler.run(run, self.clock)
         if self.last["frame"] != self.clock.frame:
             self.log_row()
         if self.eval_env is not None and self.last_eval != self.clock.frame:
