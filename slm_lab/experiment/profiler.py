@@ -3,7 +3,7 @@
 The loop (loop.py) is not changed: the session hands it timed stand-ins for the agent, the env
 and its own hooks, so a run without --profile runs exactly the same code as before. Each call is
 timed into its phase (act, env step, memory, learn, log rows, evaluation, checkpoints); the
-torch profiler records a window of PROF_ACTIVE loop steps after PROF_SKIP steps of warm-up
+torch profiler runs only for a window of PROF_ACTIVE loop steps after PROF_SKIP steps of warm-up
 (the original lab's variables and defaults) into `traces/` of the run folder, as Chrome trace
 JSON that Perfetto (ui.perfetto.dev) and HTA open. At the end, a table of the phases, frames/s,
 CPU and memory use (and the GPU's, on one) goes to the log and to `info/<prefix>_profile.json`.
@@ -77,14 +77,22 @@ class Profiler:
         self.steps = 0
         self.torch = torch.profiler.profile(
             activities=activities(),
-            schedule=torch.profiler.schedule(
-                skip_first=skip, wait=0, warmup=WARMUP, active=active, repeat=1
-            ),
+            schedule=torch.profiler.schedule(wait=0, warmup=WARMUP, active=active, repeat=1),
             on_trace_ready=self.write_trace,
             record_shapes=True,
             profile_memory=True,
         )
+        self.started = False
         self.traces: list[Path] = []
+
+    def window_step(self) -> None:
+        """The torch profiler started at step PROF_SKIP and stepped through its window only:
+        before and after it, the loop pays nothing for it."""
+        if self.steps == self.skip:
+            self.torch.start()
+            self.started = True
+        elif self.skip < self.steps <= self.skip + WARMUP + self.active:
+            self.torch.step()
 
     def wrap(self, agent, env, tracker, hooks) -> tuple[object, object, object, object]:
         """The agent, env, return tracker and hooks the loop gets: timed, and the env's step
@@ -93,7 +101,7 @@ class Profiler:
         methods = {"act": "act", "to_env": "act", "store": "memory", "learn": "learn"}
         agent = Timed(agent, methods, book)
         env = Timed(env, {"step": "env step"}, book)
-        step, profiler_step = env.step, book.timed("profiler", self.torch.step)
+        step, profiler_step = env.step, book.timed("profiler", self.window_step)
 
         def stepped(action):
             out = step(action)
@@ -119,8 +127,11 @@ class Profiler:
     def run(self, loop: Callable[[], object], clock) -> object:
         """Run the loop under the profiler; log and write the summary; returns what loop did."""
         cpu0, wall0, frame0 = cpu_seconds(), time.perf_counter(), clock.frame
-        with self.torch:
+        try:
             result = loop()
+        finally:
+            if self.started:
+                self.torch.stop()
         wall = time.perf_counter() - wall0
         summary = self.summary(wall, cpu_seconds() - cpu0, clock.frame - frame0)
         write_json(self.info_file, summary)
