@@ -151,3 +151,25 @@ def test_trial_metrics_series_beside_the_scalar_file(trained: Path):
     assert sum(strengths) / len(strengths) == pytest.approx(scalar["strength"])
     assert local["sample_efficiencies"][0][-1] == pytest.approx(scalar["sample_efficiency"])
     assert len(local["stabilities"][0]) == 1 and len(local["consistencies"]) == 2
+
+
+ORIGINAL_RUN_FLAGS = (
+    "--set",
+    "--render",
+    "--log-level",
+    "--optimize-perf",
+    "--no-optimize-perf",
+    "--cuda-offset",
+    "--profile",
+    "--log-extra",
+    "--stop-ray",
+    "--upload-hf",
+    "--keep",
+)
+
+
+def test_run_help_lists_the_originals_flags(tmp_path: Path):
+    result = run_cli("run", "--help", cwd=tmp_path, COLUMNS="200")
+    assert result.returncode == 0
+    missing = [flag for flag in ORIGINAL_RUN_FLAGS if flag not in result.stdout]
+    assert not missing
