@@ -158,6 +158,8 @@ def run(
         base_mode = check_mode(mode)
         if keep is not None and base_mode != "search":
             raise UsageError("--keep applies to search mode only", "--keep")
+        if base_mode == "search" and (profile or log_extra or cuda_offset):
+            logger.warning("--profile, --log-extra and --cuda-offset apply to train and dev runs")
         if upload_hf:
             hf.check_push(None)  # before training, not after it
         if base_mode == "enjoy":
