@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test.conftest import CLI, run_cli, run_dirs, tiny_ppo, write_spec
+from test.conftest import CLI, SPEC_DIR, run_cli, run_dirs, tiny_ppo, write_spec
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,19 @@ def test_log_level_from_environment(tmp_path: Path, tiny_spec_file: Path):
     assert result.stderr.strip().endswith(
         "--log-level: unknown log level 'LOUD'; allowed: "
         "TRACE, DEBUG, INFO, SUCCESS, WARNING, ERROR, CRITICAL"
+    )
+
+
+def test_render_from_environment(tmp_path: Path):
+    """RENDER=true is --render: refused for a playground env, which has no screen renderer."""
+    spec = SPEC_DIR / "playground" / "ppo_playground.json"
+    sets = ("-s", "env=playground/CartpoleBalance", "-s", "max_frame=1000")
+    args = ("run", str(spec), "ppo_playground_rs10_cpu", "train", *sets)
+    result = run_cli(*args, cwd=tmp_path, RENDER="true")
+    assert result.returncode == 2
+    assert result.stderr.strip().endswith(
+        "--render: --render cannot show playground/CartpoleBalance on screen: "
+        "record it with enjoy --video"
     )
 
 
