@@ -13,13 +13,18 @@ import pytest
 
 from test.conftest import CLI, SPEC_DIR, run_cli, run_dirs, tiny_ppo, write_spec
 
+PHASES_SUMMED = 0.10  # the profile's phases add up to the loop's wall time within 10%
+
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> Path:
-    """A short finished run, its folder in <cwd>/data, with --log-extra from LOG_EXTRA."""
+    """A short finished run, its folder in <cwd>/data, no mode given; LOG_EXTRA, OPTIMIZE_PERF
+    and PROFILE (a window of 5 steps after 100) from the environment."""
     cwd = tmp_path_factory.mktemp("trained")
     path = write_spec(cwd, {"tiny": tiny_ppo(max_frame=1000, max_session=2)})
-    result = run_cli("run", str(path), "tiny", cwd=cwd, LOG_EXTRA="true", OPTIMIZE_PERF="false")
+    env = {"LOG_EXTRA": "true", "OPTIMIZE_PERF": "false", "PROFILE": "true"}
+    window = {"PROF_SKIP": "100", "PROF_ACTIVE": "5"}
+    result = run_cli("run", str(path), "tiny", cwd=cwd, **env, **window)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = run_dirs(cwd)
     (run / "stderr.txt").write_text(result.stderr)
@@ -49,6 +54,7 @@ def test_log_level_from_environment(tmp_path: Path, tiny_spec_file: Path):
     )
 
 
+@pytest.mark.slow
 def test_render_from_environment(tmp_path: Path):
     """RENDER=true is --render: refused for a playground env, which has no screen renderer."""
     spec = SPEC_DIR / "playground" / "ppo_playground.json"
@@ -62,6 +68,7 @@ def test_render_from_environment(tmp_path: Path):
     )
 
 
+@pytest.mark.slow
 def test_enjoy_at_a_saved_spec_file(trained: Path, tmp_path: Path):
     data = tmp_path / "data"
     shutil.copytree(trained, data / trained.name)
@@ -77,9 +84,24 @@ def test_enjoy_at_a_saved_spec_file(trained: Path, tmp_path: Path):
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--cuda-offset", "1"], {}, "--cuda-offset: 1 is past the GPUs present (torch sees "),
-        ([], {"CUDA_OFFSET": "3"}, "--cuda-offset: 3 is past the GPUs present (torch sees "),
-        (["--keep", "0"], {}, "--keep: 0 trials: keep at least 1, or -1 for every trial"),
+        pytest.param(
+            ["--cuda-offset", "1"],
+            {},
+            "--cuda-offset: 1 is past the GPUs present (torch sees ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            [],
+            {"CUDA_OFFSET": "3"},
+            "--cuda-offset: 3 is past the GPUs present (torch sees ",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            ["--keep", "0"],
+            {},
+            "--keep: 0 trials: keep at least 1, or -1 for every trial",
+            marks=pytest.mark.slow,
+        ),
         ([], {"KEEP_TRIALS": "x"}, "--keep: KEEP_TRIALS='x' is not a whole number"),
     ],
 )
@@ -100,13 +122,24 @@ def test_bad_flag_values_are_one_line(
 @pytest.mark.parametrize(
     ("argv", "flag", "where"),
     [
-        (["run", "x.json", "x", "train", "--bogus"], "--bogus", "`slm-lab run`; allowed: --set"),
         (["pull", "ppo", "--gpu"], "--gpu", "(an option of `slm-lab run-remote`); allowed: --repo"),
-        (["plot", "-f", "a", "--render"], "--render", "(an option of `slm-lab run`)"),
-        (
+        pytest.param(
+            ["run", "x.json", "x", "train", "--bogus"],
+            "--bogus",
+            "`slm-lab run`; allowed: --set",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            ["plot", "-f", "a", "--render"],
+            "--render",
+            "(an option of `slm-lab run`)",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
             ["--profile", "plot-list"],
             "--profile",
             "(an option of `slm-lab run`, `slm-lab run-remote`)",
+            marks=pytest.mark.slow,
         ),
     ],
 )
@@ -186,3 +219,26 @@ def test_run_help_lists_the_originals_flags(tmp_path: Path):
     assert result.returncode == 0
     missing = [flag for flag in ORIGINAL_RUN_FLAGS if flag not in result.stdout]
     assert not missing
+
+
+def test_profile_writes_a_trace_and_a_summary(trained: Path):
+    """PROFILE with a window of 5 steps after 100: the trace in traces/, the summary in info/
+    and the log, the phases adding up to the loop's time."""
+    (trace,) = (trained / "traces").iterdir()
+    assert trace.name == "tiny_t0_s0.pt.trace.json"
+    events = json.loads(trace.read_text())["traceEvents"]
+    steps = {e["name"] for e in events if e.get("name", "").startswith("ProfilerStep#")}
+    assert len(steps) == 5  # PROF_ACTIVE steps recorded
+    summary = json.loads((trained / "info" / "tiny_t0_s0_profile.json").read_text())
+    assert summary["loop_steps"] == 500 and summary["frames"] == 1000
+    phases = {name: p["seconds"] for name, p in summary["phases"].items()}
+    assert set(phases) >= {"act", "env step", "memory", "learn", "log rows", "checkpoints"}
+    assert summary["phases"]["log rows"]["calls"] == 2  # log_frequency 500 of 1000 frames
+    loop = summary["loop_seconds"]
+    assert sum(phases.values()) == pytest.approx(loop, rel=PHASES_SUMMED)
+    assert summary["fps"] == pytest.approx(1000 / loop)
+    assert summary["peak_ram_mib"] > 0 and summary["cpu_percent"] > 0
+    stderr = (trained / "stderr.txt").read_text()
+    table = stderr[stderr.index("profile: 500 loop steps in") :]
+    assert "env step" in table and "frames/s" in table
+    assert "profile: 500 loop steps" in (trained / "log" / "tiny_t0.log").read_text()
