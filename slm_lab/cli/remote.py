@@ -34,7 +34,8 @@ from slm_lab.spec.space import samplers
 
 CONFIG_DIR = ROOT.parent / ".dstack"
 REMOTE_FILE = "remote.json"  # in the run folder: the dstack run it belongs to
-REMOTE_MODES = ("train", "search")
+REMOTE_MODES = ("train", "search", "dev")  # dev runs on the train machine, as the original
+PROF_DEFAULTS = {"PROF_SKIP": "500", "PROF_ACTIVE": "20"}  # --profile: the profiler's window
 UPLOAD_EVERY_S = 900.0  # default period of the resume uploads of a remote run
 POLL_S = 1.0
 NAME_LEN = 40  # dstack run names: lowercase letters, digits and hyphens
@@ -47,7 +48,9 @@ class RemoteError(Exception):
 
 
 def config_file(gpu: bool, mode: str) -> Path:
-    return CONFIG_DIR / f"run-{'gpu' if gpu else 'cpu'}-{mode}.yml"
+    """The task file: the search machine for a search, the train machine otherwise."""
+    kind = "search" if mode == "search" else "train"
+    return CONFIG_DIR / f"run-{'gpu' if gpu else 'cpu'}-{kind}.yml"
 
 
 def run_name(spec_name: str, mode: str) -> str:
@@ -91,12 +94,18 @@ def dstack_command() -> str:
 
 
 def submit(
-    spec_file: Path, spec_name: str, mode: str, sets: list[str], gpu: bool, name: str | None
+    spec_file: Path,
+    spec_name: str,
+    mode: str,
+    sets: list[str],
+    gpu: bool,
+    name: str | None,
+    profile: bool = False,
 ) -> tuple[list[str], dict[str, str]]:
     """`dstack apply` of the task file for gpu and mode, detached; returns its argv and the
     variables passed. The spec is already validated."""
     if mode not in REMOTE_MODES:
-        raise UsageError(f"run-remote runs {' or '.join(REMOTE_MODES)}, not {mode!r}", "MODE")
+        raise UsageError(f"run-remote runs train, search or dev, not {mode!r}", "MODE")
     repo, _ = hf.check_push(None)  # the remote run sends its results there
     name = check_name(name) if name else run_name(spec_name, mode)
     env = {
@@ -106,6 +115,8 @@ def submit(
         "SPEC_VARS": " ".join(shlex.quote(s) for s in sets),
         "HF_REPO": repo,
         "HF_TOKEN": hf.token(),
+        "PROFILE": str(profile).lower(),
+        **{k: os.environ.get(k, v) for k, v in PROF_DEFAULTS.items()},
     }
     config = config_file(gpu, mode)
     argv = [dstack_command(), "apply", "-f", str(config), "-n", name, "-y", "-d"]
@@ -122,7 +133,8 @@ def job_argv(env: dict[str, str], run_dir: Path | None) -> list[str]:
     """The lab command of a remote job: a new run, or the resume of run_dir."""
     mode = env.get("LAB_MODE", "train")
     sets = [arg for kv in shlex.split(env.get("SPEC_VARS", "")) for arg in ("-s", kv)]
-    target = f"{mode}@{run_dir}" if run_dir else mode
+    resumed = "train" if mode == "dev" else mode  # a dev run resumes as its one session
+    target = f"{resumed}@{run_dir}" if run_dir else mode
     cli = str(Path(sys.executable).parent / "slm-lab")  # this environment's console script
     return [cli, "run", *sets, env["SPEC_FILE"], env["SPEC_NAME"], target]
 
@@ -194,13 +206,17 @@ def upload(run_dir: Path, key: str, env: dict[str, str]) -> None:
 def run_remote(
     spec_file: Annotated[str, typer.Argument(help="Spec file inside this repository.")],
     spec_name: Annotated[str, typer.Argument(help="Spec name inside the file.")],
-    mode: Annotated[str, typer.Argument(help="train or search.")] = "train",
+    mode: Annotated[str, typer.Argument(help="train, search or dev.")] = "train",
     sets: Annotated[list[str] | None, typer.Option("--set", "-s", help=SETS_HELP)] = None,
     gpu: Annotated[bool, typer.Option("--gpu", help="A GPU machine (default: CPU).")] = False,
     name: Annotated[
         str | None, typer.Option("--name", "-n", help="dstack run name (default: from the spec).")
     ] = None,
     strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
+    profile: Annotated[
+        bool,
+        typer.Option("--profile", help="Profile the run (PROF_SKIP, PROF_ACTIVE: its window)."),
+    ] = False,
 ) -> None:
     """Train or search on a cloud machine through dstack; the run folder comes back to HF_REPO
     (`slm-lab pull SPEC_NAME`). The spec is checked here first."""
@@ -214,7 +230,7 @@ def run_remote(
                 samplers(loaded.spec)
             except LabError as e:
                 raise e.locate(str(loaded.file), spec_name) from None
-        argv, _ = submit(loaded.file, spec_name, mode, sets or [], gpu, name)
+        argv, _ = submit(loaded.file, spec_name, mode, sets or [], gpu, name, profile)
     except LabError as e:
         raise fail(str(e)) from None
     except RemoteError as e:

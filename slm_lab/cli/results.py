@@ -34,21 +34,31 @@ def analyze(
 @app.command()
 def plot(
     folders: Annotated[
-        str, typer.Option("--folders", "-f", help="Run folders, comma-separated: A,B,...")
+        str,
+        typer.Option(
+            "--folders", "-f", help="Run folders, comma-separated: paths, or names in -d."
+        ),
     ],
     title: Annotated[str | None, typer.Option("--title", "-t", help="Graph title.")] = None,
     legends: Annotated[
         str | None, typer.Option("--legends", "-l", help="One legend per folder, comma-separated.")
     ] = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")] = PLOT_DIR,
+    out: Annotated[Path, typer.Option("--out", "--output", "-o", help="Output folder.")] = PLOT_DIR,
+    data_folder: Annotated[
+        Path, typer.Option("--data-folder", "-d", help="Where bare folder names are.")
+    ] = DATA_DIR,
+    showlegend: Annotated[
+        bool, typer.Option("--legend/--no-legend", help="Show the legend.")
+    ] = True,
 ) -> None:
-    """Several runs' scores on one graph (mean ± std over sessions, one color per algorithm)."""
+    """Several runs' scores on one graph (mean ± std over sessions, one color per algorithm):
+    `<Env>_multi_trial_graph_mean_returns_ma_vs_frames.{html,png}`, the original lab's name."""
     from slm_lab.experiment import compare
 
     lab_logger.setup()
-    dirs = [Path(f) for f in split(folders)]
+    dirs = [run_folder(f, data_folder) for f in split(folders)]
     try:
-        html = compare.plot(dirs, title, split(legends) if legends else None, out)
+        html = compare.plot(dirs, title, split(legends) if legends else None, out, showlegend)
     except LabError as e:
         raise fail(str(e)) from None
     except DiskFull as e:
@@ -57,14 +67,25 @@ def plot(
     typer.echo(f"wrote {html}" + (f" and {png}" if png.exists() else ""))
 
 
+def run_folder(name: str, data_folder: Path) -> Path:
+    """A path as given, else a bare folder name inside data_folder (the original lab's form)."""
+    path = Path(name)
+    inside = data_folder / name
+    return inside if not path.exists() and inside.exists() else path
+
+
 @app.command("plot-list")
 def plot_list(
-    root: Annotated[Path, typer.Argument(help="Folder holding the runs.")] = DATA_DIR,
+    root: Annotated[Path | None, typer.Argument(help="Folder holding the runs.")] = None,
+    data_folder: Annotated[
+        Path, typer.Option("--data-folder", "-d", help="Folder holding the runs.")
+    ] = DATA_DIR,
 ) -> None:
     """The local runs, and whether they finished."""
     from slm_lab.experiment import compare
 
     lab_logger.setup()
+    root = root or data_folder
     runs = compare.list_runs(root)
     if not runs:
         typer.echo(f"no runs in {root}")
@@ -99,11 +120,14 @@ def push(
 @app.command()
 def pull(
     pattern: Annotated[
-        str, typer.Argument(help="A spec name (its runs), a run folder name, or a glob.")
+        str,
+        typer.Argument(
+            help="A spec name (its runs), a run folder name, a glob; else any folder holding it."
+        ),
     ],
     repo: Annotated[str | None, typer.Option("--repo", help=REPO_HELP)] = None,
     list_only: Annotated[
-        bool, typer.Option("--list", help="Only show what would be pulled.")
+        bool, typer.Option("--list", "-l", help="Only show what would be pulled.")
     ] = False,
 ) -> None:
     """Download run folders from the dataset repo into data/ (folders already there are kept)."""

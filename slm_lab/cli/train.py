@@ -2,7 +2,12 @@
 The training stack (torch, gymnasium, Ray) is imported only once a spec is checked."""
 
 import importlib
+import os
 import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +15,7 @@ import typer
 
 from slm_lab import ROOT
 from slm_lab.cli.app import DATA_DIR, SETS_HELP, app, fail
+from slm_lab.experiment.context import RunFlags
 from slm_lab.lib import hf
 from slm_lab.lib import logger as lab_logger
 from slm_lab.lib.errors import DiskFull, LabError, SessionsFailed, UsageError
@@ -31,7 +37,16 @@ RUNNABLE_MODES = (
     "enjoy@DIR",
     "enjoy@latest",
 )
+DEFAULT_MODE = "dev"  # as the original lab: `train` runs every session, `dev` one with checks
+NO_MODE_NOTE = ", no mode given: one session with dev checks; add `train` for every session"
+PROF_SKIP, PROF_ACTIVE = 500, 20  # --profile: the original's window, in loop steps
+DEFAULT_KEEP = 3  # search: trials keeping their model files, as the original lab
+KEEP_ALL = -1
+KEEP_HELP = (
+    "search: model files of the best N trials only (default 3, or KEEP_TRIALS); -1 keeps all."
+)
 ENJOY_EPISODES = 4
+SAVED_SPEC = "_spec.json"  # enjoy@ a run's saved spec file means its run folder
 EXIT_INTERRUPT = 130
 EXIT_FAULT = 1  # a full disk, or sessions that crashed or were killed
 
@@ -57,14 +72,20 @@ def check_level(level: str) -> str:
 def run(
     spec_file: Annotated[str | None, typer.Argument(help="Spec file (JSON/YAML).")] = None,
     spec_name: Annotated[str | None, typer.Argument(help="Spec name inside the file.")] = None,
-    mode: Annotated[str, typer.Argument(help=f"One of {', '.join(RUNNABLE_MODES)}.")] = "train",
+    mode: Annotated[
+        str | None, typer.Argument(help=f"One of {', '.join(RUNNABLE_MODES)} (default: dev).")
+    ] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", "-s", help=SETS_HELP)] = None,
-    render: Annotated[bool, typer.Option("--render", help="Show env 0 on screen.")] = False,
+    render: Annotated[
+        bool, typer.Option("--render", envvar="RENDER", help="Show env 0 on screen.")
+    ] = False,
     video: Annotated[bool, typer.Option("--video", help="enjoy: record an mp4.")] = False,
     episodes: Annotated[
         int, typer.Option("--episodes", min=1, help="enjoy: episodes to play.")
     ] = ENJOY_EPISODES,
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option("--log-level", envvar="LOG_LEVEL", help="DEBUG, INFO, WARNING...")
+    ] = "INFO",
     strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
     force: Annotated[
         bool,
@@ -78,10 +99,7 @@ def run(
             help="search: join this Ray cluster (default: a local Ray started for the search).",
         ),
     ] = None,
-    keep: Annotated[
-        int | None,
-        typer.Option("--keep", min=1, help="search: model files of the best N trials only."),
-    ] = None,
+    keep: Annotated[int | None, typer.Option("--keep", help=KEEP_HELP)] = None,
     upload_hf: Annotated[
         bool,
         typer.Option(
@@ -90,20 +108,58 @@ def run(
             help="At the end, push the run folder to the dataset repo HF_REPO.",
         ),
     ] = False,
+    optimize_perf: Annotated[
+        bool,
+        typer.Option(
+            "--optimize-perf/--no-optimize-perf",
+            envvar="OPTIMIZE_PERF",
+            help="TF32 and cudnn.benchmark on CUDA, torch threads sized to the net on the CPU.",
+        ),
+    ] = True,
+    cuda_offset: Annotated[
+        int,
+        typer.Option(
+            "--cuda-offset", envvar="CUDA_OFFSET", help="First GPU of the sessions' round-robin."
+        ),
+    ] = 0,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile",
+            envvar="PROFILE",
+            help="Torch profiler traces (PROF_SKIP, PROF_ACTIVE steps) and a time summary.",
+        ),
+    ] = False,
+    log_extra: Annotated[
+        bool,
+        typer.Option(
+            "--log-extra", envvar="LOG_EXTRA", help="The session's metrics at every log row."
+        ),
+    ] = False,
+    stop_ray: Annotated[
+        bool, typer.Option("--stop-ray", help="Stop this machine's Ray processes, then exit.")
+    ] = False,
 ) -> None:
     """Train the agent a spec describes. With no arguments: the PPO CartPole demo in dev mode."""
+    if stop_ray:
+        raise typer.Exit(stop_ray_processes())
     if spec_file is None:
         spec_file, spec_name, mode = str(DEMO_FILE), DEMO_NAME, "dev"
     try:
+        flags = RunFlags(optimize_perf, cuda_offset, profile, log_extra, *profile_window())
         level = check_level(log_level)
         lab_logger.setup(level)
         if spec_name is None:
             raise UsageError(
                 "give the spec name after the spec file: slm-lab run SPEC_FILE SPEC_NAME MODE"
             )
+        note = NO_MODE_NOTE if mode is None else ""
+        mode = mode or DEFAULT_MODE
         base_mode = check_mode(mode)
         if keep is not None and base_mode != "search":
             raise UsageError("--keep applies to search mode only", "--keep")
+        if base_mode == "search" and (profile or log_extra or cuda_offset):
+            logger.warning("--profile, --log-extra and --cuda-offset apply to train and dev runs")
         if upload_hf:
             hf.check_push(None)  # before training, not after it
         if base_mode == "enjoy":
@@ -112,8 +168,9 @@ def run(
         loaded = load_spec(spec_file, spec_name, sets, strict=strict)
         for warning in loaded.warnings:
             logger.warning(f"{loaded.file} [{spec_name}] {warning}")
+        options = Options(render, level, force, ray_address, kept(keep), flags, note)
         try:
-            run_dir = start(loaded.spec, loaded.file, mode, render, level, force, ray_address, keep)
+            run_dir = start(loaded.spec, loaded.file, mode, options)
         except LabError as e:
             raise e.locate(str(loaded.file), spec_name) from None
         if upload_hf:
@@ -129,31 +186,76 @@ def run(
         raise fail(str(e), 1) from None
 
 
-def start(
-    spec: dict,
-    spec_file: Path,
-    mode: str,
-    render: bool,
-    level: str,
-    force: bool,
-    ray_address: str | None,
-    keep: int | None,
-) -> Path:
+@dataclass(frozen=True)
+class Options:
+    """What `start` needs from the command line besides the spec and the mode."""
+
+    render: bool
+    level: str
+    force: bool
+    ray_address: str | None
+    keep: int | None  # search: trials keeping their model files (None: all)
+    flags: RunFlags
+    mode_note: str = ""  # after the mode in the run's first log line
+
+
+def kept(keep: int | None) -> int | None:
+    """--keep, else KEEP_TRIALS, else the original's 3; -1 keeps every trial (None)."""
+    if keep is None:
+        raw = os.environ.get("KEEP_TRIALS", str(DEFAULT_KEEP))
+        try:
+            keep = int(raw)
+        except ValueError:
+            raise UsageError(f"KEEP_TRIALS={raw!r} is not a whole number", "--keep") from None
+    if keep == KEEP_ALL:
+        return None
+    if keep < 1:
+        raise UsageError(f"{keep} trials: keep at least 1, or -1 for every trial", "--keep")
+    return keep
+
+
+def profile_window() -> tuple[int, int]:
+    """PROF_SKIP and PROF_ACTIVE, the torch profiler's window in loop steps, as the original."""
+    window = []
+    for name, default in (("PROF_SKIP", PROF_SKIP), ("PROF_ACTIVE", PROF_ACTIVE)):
+        raw = os.environ.get(name) or str(default)
+        if not raw.isdigit() or (name == "PROF_ACTIVE" and int(raw) == 0):
+            raise UsageError(f"{name}={raw!r} is not a count of loop steps", "--profile")
+        window.append(int(raw))
+    return window[0], window[1]
+
+
+def stop_ray_processes() -> int:
+    """`ray stop --force` for this environment's Ray (the original also killed every process
+    named slm-lab: not here, that would stop other people's runs); returns its exit code."""
+    beside = Path(sys.executable).parent / "ray"
+    ray = shutil.which("ray") or (str(beside) if beside.exists() else None)
+    if ray is None:
+        raise fail("--stop-ray needs Ray, which the minimal install leaves out: run `uv sync`")
+    code = subprocess.run([ray, "stop", "--force"], check=False).returncode
+    typer.echo("stopped this machine's Ray processes" if code == 0 else f"ray stop: exit {code}")
+    return code
+
+
+def start(spec: dict, spec_file: Path, mode: str, options: Options) -> Path:
     """Start or resume the run MODE names; returns its folder."""
+    o = options
     base_mode = mode.split("@", 1)[0]
     if "@" in mode:
         run_dir = find_run(mode.split("@", 1)[1], DATA_DIR, "resume", spec["name"])
         if base_mode == "search":
             search = import_lab("search")
-            run_dir, metrics = search.resume(spec, run_dir, level, ray_address, keep, force)
+            run_dir, metrics = search.resume(spec, run_dir, o.level, o.ray_address, o.keep, o.force)
         else:
-            run_dir, metrics = import_lab("run").resume(spec, run_dir, level, force)
+            run_dir, metrics = import_lab("run").resume(spec, run_dir, o.level, o.force, o.flags)
     elif base_mode == "search":
         search = import_lab("search")
-        run_dir, metrics = search.search(spec, spec_file, level, DATA_DIR, ray_address, keep)
+        run_dir, metrics = search.search(spec, spec_file, o.level, DATA_DIR, o.ray_address, o.keep)
     else:
         run = import_lab("run")
-        run_dir, metrics = run.start(spec, spec_file, base_mode, render, level, DATA_DIR)
+        run_dir, metrics = run.start(
+            spec, spec_file, base_mode, o.render, o.level, DATA_DIR, o.flags, o.mode_note
+        )
     logger.debug(f"trial metrics: {metrics}")
     return run_dir
 
@@ -191,7 +293,10 @@ def stopped(e: BaseException, resume: str | None) -> str:
 
 
 def run_enjoy(target: str, episodes: int, render: bool, video: bool) -> None:
-    """Replay the run's trained agent (its saved spec, not the spec file, says what it is)."""
+    """Replay the run's trained agent (its saved spec, not the spec file, says what it is).
+    The original lab's `enjoy@data/<run>/<name>_t0_spec.json` names the run by a spec file."""
+    if target.endswith(SAVED_SPEC) and Path(target).is_file():
+        target = str(Path(target).parent)
     enjoy = import_lab("enjoy")
     enjoy.enjoy(find_run(target, DATA_DIR, "enjoy"), DATA_DIR, episodes, render, video)
 
@@ -214,15 +319,15 @@ def search_command(
     spec_file: Annotated[str, typer.Argument(help="Spec file (JSON/YAML) with a search block.")],
     spec_name: Annotated[str, typer.Argument(help="Spec name inside the file.")],
     sets: Annotated[list[str] | None, typer.Option("--set", "-s", help=SETS_HELP)] = None,
-    log_level: Annotated[str, typer.Option("--log-level", help="DEBUG, INFO, WARNING...")] = "INFO",
+    log_level: Annotated[
+        str, typer.Option("--log-level", envvar="LOG_LEVEL", help="DEBUG, INFO, WARNING...")
+    ] = "INFO",
     strict: Annotated[bool, typer.Option("--strict", help="Unknown keys are errors.")] = False,
     ray_address: Annotated[
         str | None,
         typer.Option("--ray-address", envvar="RAY_ADDRESS", help="Join this Ray cluster."),
     ] = None,
-    keep: Annotated[
-        int | None, typer.Option("--keep", min=1, help="Model files of the best N trials only.")
-    ] = None,
+    keep: Annotated[int | None, typer.Option("--keep", help=KEEP_HELP)] = None,
     upload_hf: Annotated[
         bool,
         typer.Option("--upload-hf", envvar="UPLOAD_HF", help="At the end, push to HF_REPO."),

@@ -34,24 +34,37 @@ LAB_KEYS = (*schema.ENV_FIELDS, *schema.ENV_LAB_KEYS)
 class ReturnTracker(Stateful):
     """Running per-env returns; the last `window` finished episodes (None: all of them)."""
 
-    state_attrs = ("running", "returns", "episodes")
+    state_attrs = ("running", "returns", "episodes", "steps")
 
     def __init__(self, num_envs: int, window: int | None = RETURN_WINDOW) -> None:
         self.running = np.zeros(num_envs, dtype=np.float64)
+        self.steps = np.zeros(num_envs, dtype=np.int64)  # each env's step in its episode
         self.returns: deque[float] = deque(maxlen=window)
         self.episodes = 0
 
     def add(self, reward: np.ndarray, ended: np.ndarray | None) -> None:
         """Accumulate one vector step (`ended`: the envs whose episode ended, None if none)."""
         self.running += reward
+        self.steps += 1
         if ended is not None:
             self.returns.extend(self.running[ended].tolist())
             self.episodes += int(ended.sum())
             self.running[ended] = 0.0
+            self.steps[ended] = 0
+
+    def load_state_dict(self, state: dict) -> None:
+        """Checkpoints from before the `t` column count env steps from 0."""
+        super().load_state_dict({"steps": self.steps, **state})
 
     def restart(self) -> None:
         """The envs start new episodes: the unfinished ones' returns are dropped."""
         self.running[:] = 0.0
+        self.steps[:] = 0
+
+    @property
+    def t(self) -> int:
+        """Env 0's step within its episode (the original lab's `t` column)."""
+        return int(self.steps[0])
 
     @property
     def total_reward(self) -> float:

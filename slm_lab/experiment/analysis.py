@@ -91,6 +91,57 @@ def series_metrics(df: pd.DataFrame, baseline: float) -> dict[str, float]:
     }
 
 
+def running_efficiency(strengths: np.ndarray, clock: np.ndarray) -> np.ndarray:
+    """efficiency over the first i checkpoints, for every i (the original's local series)."""
+    keep = clock > 0
+    per = np.where(keep, strengths / np.where(keep, clock, 1.0), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.cumsum(per) / np.cumsum(np.where(keep, strengths, 0.0))
+
+
+def running_stability(strengths: np.ndarray) -> np.ndarray:
+    """1 - |drop to the next checkpoint / strength| at each checkpoint but the last."""
+    drops = np.minimum(np.diff(strengths), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 1.0 - np.abs(drops / strengths[:-1])
+
+
+def local_series(df: pd.DataFrame, baseline: float) -> dict[str, np.ndarray]:
+    """A session's metric series by checkpoint, named as in the original's metrics files."""
+    returns = df["total_reward"].to_numpy(dtype=float)
+    s = returns - baseline
+    return {
+        "mean_returns": returns,
+        "strengths": s,
+        "sample_efficiencies": running_efficiency(s, df["frame"].to_numpy(dtype=float)),
+        "training_efficiencies": running_efficiency(s, df["opt_step"].to_numpy(dtype=float)),
+        "stabilities": running_stability(s),
+    }
+
+
+def jsonable(values: np.ndarray) -> list[float | None]:
+    """A series as a JSON list, NaN and infinities as null."""
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(values, dtype=float)]
+
+
+def trial_series(dfs: list[pd.DataFrame], env_name: str) -> dict[str, list]:
+    """The original's `local` trial metrics: per session, the series of local_series; across
+    sessions, consistency at each checkpoint; frames and opt_steps of the first session."""
+    dfs = common_rows(dfs)
+    baseline = random_return(env_name)
+    per = [local_series(df, baseline) for df in dfs]
+    table = np.stack([p["strengths"] for p in per], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        consistencies = 1.0 - 2.0 * table.std(axis=1) / table.mean(axis=1)
+    local = {key: [jsonable(p[key]) for p in per] for key in per[0]}
+    return {
+        **local,
+        "consistencies": jsonable(consistencies),
+        "frames": jsonable(dfs[0]["frame"]),
+        "opt_steps": jsonable(dfs[0]["opt_step"]),
+    }
+
+
 def session_metrics(df: pd.DataFrame, env_name: str) -> dict[str, float]:
     return series_metrics(df, random_return(env_name))
 
@@ -164,10 +215,13 @@ def write_session_metrics(paths: RunPaths, spec: dict, session: int) -> dict:
 
 
 def write_trial_metrics(paths: RunPaths, spec: dict, sessions: list[int]) -> dict:
-    metrics = trial_metrics([read_table(paths.table(i)) for i in sessions], spec["env"]["name"])
+    dfs = [read_table(paths.table(i)) for i in sessions]
+    metrics = trial_metrics(dfs, spec["env"]["name"])
     metrics["sessions"] = len(sessions)  # of max_session: the others failed or were stopped
     metrics["max_session"] = spec["meta"]["max_session"]
     write_json(paths.trial_metrics_file, metrics)
+    local = trial_series(dfs, spec["env"]["name"])
+    write_json(paths.trial_series_file, {"scalar": metrics, "local": local})
     return metrics
 
 

@@ -22,6 +22,7 @@ from slm_lab.lib.errors import LabError, UsageError
 from slm_lab.lib.run_paths import RUN_STAMP, RunPaths, is_run, trials
 
 SCORE_AXIS = "return MA (mean of the last 100 checkpoints)"
+MULTI_TRIAL_GRAPH = "_multi_trial_graph_mean_returns_ma_vs_frames"  # the original's graph name
 
 
 def best_trial(run_dir: Path, name: str) -> int:
@@ -54,9 +55,18 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_") or "plot"
 
 
-def plot(dirs: list[Path], title: str | None, legends: list[str] | None, out: Path) -> Path:
+def plot(
+    dirs: list[Path],
+    title: str | None,
+    legends: list[str] | None,
+    out: Path,
+    showlegend: bool = True,
+) -> Path:
     """One graph of several runs' scores (mean ± std over sessions), one color per algorithm
-    (legends only rename). Returns the HTML path (the PNG is beside it when a Chrome is found)."""
+    (legends only rename), under the original lab's name for it. Returns the HTML path (the PNG
+    is beside it when a Chrome is found)."""
+    if not dirs:
+        raise UsageError("no run folders given (an empty list)", "-f")
     if legends and len(legends) != len(dirs):
         raise UsageError(f"{len(legends)} legends for {len(dirs)} folders", "-l")
     runs = [score_curves(d) for d in dirs]
@@ -69,7 +79,8 @@ def plot(dirs: list[Path], title: str | None, legends: list[str] | None, out: Pa
         for label, algo, (_, frames, table) in zip(labels, algos, runs, strict=True)
     ]
     fig = viz.compare_figure(curves, title, SCORE_AXIS)
-    stem = out / slug(title)
+    fig.update_layout(showlegend=showlegend)
+    stem = out / f"{slug(Path(title).name)}{MULTI_TRIAL_GRAPH}"  # ALE/Pong-v5: Pong-v5
     viz.write_html(fig, stem.with_suffix(".html"))
     viz.write_pngs({stem.with_suffix(".png"): fig})
     return stem.with_suffix(".html")

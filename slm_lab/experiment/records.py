@@ -22,7 +22,10 @@ COLUMNS = (
     "entropy",
     "clip_eps",
     "explore_var",
+    "t",
+    "grad_norm",
 )
+ADDED = ("t", "grad_norm")  # columns newer than some tables on disk: NaN in their old rows
 STATS = ("loss", "entropy", "clip_eps", "explore_var")  # the algorithm's report, NaN if absent
 MA_WINDOW = 100  # rows averaged into total_reward_ma
 TB_TAGS = {  # TensorBoard scalar per table column
@@ -38,10 +41,19 @@ TB_FLUSH_S = 30  # TensorBoard's writer thread flushes this often (and at every 
 
 
 def make_row(
-    clock, opt_step: int, last: dict, total_reward: float, episodes: int, stats: dict, lr: float
+    clock,
+    opt_step: int,
+    last: dict,
+    total_reward: float,
+    episodes: int,
+    stats: dict,
+    lr: float,
+    t: int,
+    grad_norm: float,
 ) -> dict:
     """A table row, all columns but total_reward_ma (the table adds it). `last`: frame and
-    wall_t of the previous row, for frames/s."""
+    wall_t of the previous row, for frames/s; `t`: env 0's step in its episode; `grad_norm`:
+    the last gradient step's, before clipping."""
     frame, wall_t = clock.frame, clock.wall_t
     elapsed = wall_t - last["wall_t"]
     nan = float("nan")
@@ -54,6 +66,8 @@ def make_row(
         "total_reward": total_reward,
         "lr": stats.get("lr", lr),
         **{key: stats.get(key, nan) for key in STATS},
+        "t": t,
+        "grad_norm": grad_norm,
     }
 
 
@@ -73,9 +87,11 @@ class Table:
             return []
         with self.path.open(newline="") as f:
             rows = list(csv.reader(f))
-        if not rows or tuple(rows[0]) != COLUMNS:
+        if not rows or not set(rows[0]) <= set(COLUMNS) or set(COLUMNS) - set(rows[0]) - set(ADDED):
             raise CheckpointError(self.path, "the session table has other columns")
-        return [line for line in rows[1:] if line and int(line[0]) <= upto]
+        lines = [dict(zip(rows[0], line, strict=True)) for line in rows[1:] if line]
+        kept = [line for line in lines if int(line["frame"]) <= upto]
+        return [[line.get(c, "nan") for c in COLUMNS] for line in kept]
 
     def moving_average(self) -> float:
         window = [r for r in self.rewards[-MA_WINDOW:] if not math.isnan(r)]

@@ -13,8 +13,8 @@ import gymnasium as gym
 from loguru import logger
 
 from slm_lab.agent import Agent
-from slm_lab.experiment import analysis, checkpoint, footprint, interrupt
-from slm_lab.experiment.context import RunContext, context
+from slm_lab.experiment import analysis, checkpoint, footprint, interrupt, perf
+from slm_lab.experiment.context import DEFAULT_FLAGS, RunContext, RunFlags, context
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import make_env
@@ -81,10 +81,17 @@ def sessions_at_once(spec: dict, cores: int) -> int:
 
 
 def start(
-    spec: dict, spec_file: Path, mode: str, render: bool, log_level: str, data_root: Path
+    spec: dict,
+    spec_file: Path,
+    mode: str,
+    render: bool,
+    log_level: str,
+    data_root: Path,
+    flags: RunFlags = DEFAULT_FLAGS,
+    mode_note: str = "",
 ) -> tuple[Path, dict]:
     """Validate by building, then write the run folder and run the trial. Returns the run folder
-    and the trial metrics."""
+    and the trial metrics. `mode_note` follows the mode in the first line of the run's log."""
     if mode == "dev":
         spec["meta"]["max_session"] = 1
     if render and schema.is_playground(spec["env"]["name"]):
@@ -92,31 +99,42 @@ def start(
             f"--render cannot show {spec['env']['name']} on screen: record it with enjoy --video",
             "--render",
         )
+    perf.check_offset(flags.cuda_offset)
     preflight(spec, sessions=sessions_at_once(spec, cpu_count()))
-    spec, ctx = open_run(spec, spec_file, mode, render, log_level, data_root)
+    spec, ctx = open_run(spec, spec_file, mode, render, log_level, data_root, flags)
     lab_logger.setup(log_level, ctx.paths.log_file())
     write_specs(spec, ctx.paths)
-    logger.info(f"Running {spec['name']} ({mode}): {ctx.paths.run_dir}")
+    logger.info(f"Running {spec['name']} ({mode}{mode_note}): {ctx.paths.run_dir}")
+    logger.info(perf.describe(flags))
     return ctx.paths.run_dir, run_trial(spec, ctx)
 
 
 def open_run(
-    spec: dict, spec_file: Path, mode: str, render: bool, log_level: str, data_root: Path
+    spec: dict,
+    spec_file: Path,
+    mode: str,
+    render: bool,
+    log_level: str,
+    data_root: Path,
+    flags: RunFlags = DEFAULT_FLAGS,
 ) -> tuple[dict, RunContext]:
     """Seeds and provenance recorded into the spec, and a new run folder with its subfolders."""
     spec = record(spec, spec_file)
     with space_checked(data_root):
         run_dir, spec["meta"]["timestamp"] = new_folder(data_root, spec["name"])
-        ctx = context(spec, run_dir, mode, render, log_level)
+        ctx = context(spec, run_dir, mode, render, log_level, flags=flags)
         ctx.paths.make_dirs()
     return spec, ctx
 
 
-def resume(spec: dict, run_dir: Path, log_level: str, force: bool) -> tuple[Path, dict]:
+def resume(
+    spec: dict, run_dir: Path, log_level: str, force: bool, flags: RunFlags = DEFAULT_FLAGS
+) -> tuple[Path, dict]:
     """Continue the unfinished sessions of run_dir from their checkpoints (train@DIR)."""
+    perf.check_offset(flags.cuda_offset)
     saved = read_saved_spec(run_dir, spec["name"])
     spec = resumed_spec(spec, saved, force)
-    ctx = context(spec, run_dir, "train", False, log_level, resume=True)
+    ctx = context(spec, run_dir, "train", False, log_level, resume=True, flags=flags)
     check = partial(check_checkpoints, paths=ctx.paths, spec=spec)
     preflight(spec, check, sessions_at_once(spec, cpu_count()))
     ctx.paths.make_dirs()

@@ -10,6 +10,7 @@ import math
 import random
 import signal
 from collections.abc import Callable
+from functools import partial
 
 import numpy as np
 import torch
@@ -23,6 +24,7 @@ from slm_lab.env.vec_env import ReturnTracker, VecEnv
 from slm_lab.experiment import analysis, checkpoint, interrupt, loop
 from slm_lab.experiment.context import RunContext
 from slm_lab.experiment.interrupt import Interrupted
+from slm_lab.experiment.profiler import Profiler
 from slm_lab.experiment.records import Scalars, Table, make_row
 from slm_lab.lib.errors import DiskFull
 from slm_lab.lib.progress import Progress
@@ -117,6 +119,12 @@ class Session(Stateful):
         tensorboard = meta["tensorboard"] is not False
         self.scalars = Scalars(self.paths.tensorboard_dir(index), purge) if tensorboard else None
         self.initial = self.snapshot() if ctx.mode == "dev" else None
+        self.profiler = self.make_profiler() if ctx.flags.profile else None
+
+    def make_profiler(self) -> Profiler:
+        flags, paths = self.ctx.flags, self.paths
+        trace = paths.traces_dir
+        return Profiler(trace, paths.profile_file(self.index), flags.prof_skip, flags.prof_active)
 
     def snapshot(self) -> dict[str, list[torch.Tensor]]:
         return {
@@ -136,7 +144,15 @@ class Session(Stateful):
 
     def train(self) -> None:
         """The training loop, then the last log row, evaluation and checkpoint."""
-        obs = loop.train(self.agent, self.env, self.clock, self.tracker, self.first_obs(), self)
+        obs = self.first_obs()
+        if self.profiler is None:
+            obs = loop.train(self.agent, self.env, self.clock, self.tracker, obs, self)
+        else:  # the same loop, given timed stand-ins
+            agent, env, tracker, hooks = self.profiler.wrap(
+                self.agent, self.env, self.tracker, self
+            )
+            run = partial(loop.train, agent, env, self.clock, tracker, obs, hooks)
+            obs = self.profiler.run(run, self.clock)
         if self.last["frame"] != self.clock.frame:
             self.log_row()
         if self.eval_env is not None and self.last_eval != self.clock.frame:
@@ -169,10 +185,18 @@ class Session(Stateful):
         if self.scalars is not None:
             self.scalars.add(row)
         self.write_graphs()
+        if self.ctx.flags.log_extra:
+            self.log_metrics()
         if self.reporter is not None:
             self.reporter()
         if self.initial is not None and self.agent.algorithm.opt_step:
             self.check_weights_changed()
+
+    def log_metrics(self) -> None:
+        """--log-extra: the session's metrics so far (strength, efficiency, stability)."""
+        df = analysis.read_table(self.paths.table(self.index, "train"))
+        metrics = analysis.session_metrics(df, self.spec["env"]["name"])
+        logger.info(f"Session {self.index} [train metrics] {analysis.fmt_metrics(metrics)}")
 
     def row(self, tracker: ReturnTracker) -> dict:
         algo = self.agent.algorithm
@@ -184,6 +208,8 @@ class Session(Stateful):
             tracker.episodes,
             self.stats,
             algo.lr,
+            tracker.t,
+            math.nan if algo.grad_norm is None else algo.grad_norm.item(),
         )
 
     def evaluate(self) -> None:

@@ -18,7 +18,7 @@ from loguru import logger
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.base import NonFiniteLoss
 from slm_lab.agent.distributed import share
-from slm_lab.experiment import analysis, checkpoint, interrupt
+from slm_lab.experiment import analysis, checkpoint, interrupt, perf
 from slm_lab.experiment.context import RunContext
 from slm_lab.experiment.interrupt import Interrupted
 from slm_lab.experiment.loop import Clock
@@ -48,9 +48,12 @@ def run_session(
     reporter: Callable[[], None] | None = None,
 ) -> dict:
     """One session in this process; returns its metrics."""
-    seed = spec["meta"]["session_seeds"][index]
+    meta = spec["meta"]
+    seed = meta["session_seeds"][index]
+    perf.setup(ctx.flags, ctx.paths.trial * meta["max_session"] + index)
     session = Session(spec, ctx, index, seed, shared, reporter)
-    set_threads(session.agent.nets, threads)
+    if ctx.flags.optimize_perf:
+        set_threads(session.agent.nets, threads)
     return session.run()
 
 

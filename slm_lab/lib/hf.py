@@ -184,7 +184,16 @@ def remote_runs(repo: str | None, pattern: str | None = None) -> dict[str, int]:
         folder, _, file = rest.partition("/")
         if not head and folder and file:
             counts[folder] = counts.get(folder, 0) + 1
-    return {f: n for f, n in sorted(counts.items()) if matches(f, pattern)}
+    chosen = select(sorted(counts), pattern)
+    return {f: counts[f] for f in chosen}
+
+
+def select(folders: list[str], pattern: str | None) -> list[str]:
+    """The folders `matches` picks; when it picks none, the original lab's substring match
+    (`pull ppo_cartpole_2026`, `pull data/ppo`)."""
+    pattern = pattern.removeprefix(f"{PREFIX}/") if pattern else pattern
+    picked = [f for f in folders if matches(f, pattern)]
+    return picked or [f for f in folders if pattern and pattern in f]
 
 
 def matches(folder: str, pattern: str | None) -> bool:

@@ -75,6 +75,20 @@ class RunPaths:
     def trial_metrics_file(self) -> Path:
         return self.run_dir / f"{self.prefix()}_trial_metrics_scalar.json"
 
+    @property
+    def trial_series_file(self) -> Path:
+        """The original lab's trial metrics: {scalar, local: series by checkpoint}."""
+        return self.info_dir / f"{self.prefix()}_trial_metrics.json"
+
+    @property
+    def traces_dir(self) -> Path:
+        """--profile: the torch profiler's traces."""
+        return self.run_dir / "traces"
+
+    def profile_file(self, session: int) -> Path:
+        """--profile: the session's time per phase, frames/s, CPU, RAM and GPU use."""
+        return self.info_dir / f"{self.prefix(session)}_profile.json"
+
     def log_file(self, session: int | None = None) -> Path:
         return self.log_dir / f"{self.prefix(session)}.log"
 

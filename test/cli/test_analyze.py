@@ -16,6 +16,7 @@ from test.conftest import PNG, run_cli, run_dirs, tiny_dqn, tiny_ppo, write_spec
 from test.lib.test_viz import NEEDS_CHROME, png_size
 
 SESSIONS = 2
+GRAPH = "_multi_trial_graph_mean_returns_ma_vs_frames"  # the original's name of the plot graph
 METRICS = "*_metrics_scalar.json"
 
 
@@ -129,7 +130,7 @@ def test_plot_two_runs_on_one_graph(runs: dict[str, Path], tmp_path: Path):
     args = ("plot", "-f", folders, "-t", "CartPole-v1 tiny", "-o", "out")
     result = run_cli(*args, cwd=tmp_path, **PNG)
     assert result.returncode == 0, result.stderr[-3000:]
-    html = tmp_path / "out" / "CartPole-v1_tiny.html"
+    html = tmp_path / "out" / f"CartPole-v1_tiny{GRAPH}.html"
     means = [t for t in html_traces(html) if t.get("showlegend", True)]
     assert [(t["name"], t["line"]["color"]) for t in means] == [
         ("PPO", viz.COLORS["PPO"]),
@@ -141,7 +142,7 @@ def test_plot_two_runs_on_one_graph(runs: dict[str, Path], tmp_path: Path):
         assert png_size(html.with_suffix(".png")) == (viz.WIDTH, viz.HEIGHT)
     result = run_cli("plot", "-f", folders, "-l", "mine,theirs", "-o", "out", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    html = tmp_path / "out" / "CartPole-v1.html"
+    html = tmp_path / "out" / f"CartPole-v1{GRAPH}.html"
     means = [t for t in html_traces(html) if t.get("showlegend", True)]
     assert [(t["name"], t["line"]["color"]) for t in means] == [
         ("mine", viz.COLORS["PPO"]),  # legends rename; colors stay the algorithm's
@@ -149,11 +150,34 @@ def test_plot_two_runs_on_one_graph(runs: dict[str, Path], tmp_path: Path):
     ]
 
 
+def test_plot_the_original_way(runs: dict[str, Path], tmp_path: Path):
+    """Bare folder names in -d, --output, --no-legend: the original's command line."""
+    data = tmp_path / "mine"
+    for run in runs.values():
+        shutil.copytree(run, data / run.name)
+    folders = f"{runs['ppo'].name},{runs['dqn'].name}"
+    args = ("plot", "-f", folders, "-d", "mine", "--output", "plots", "--no-legend")
+    result = run_cli(*args, "-t", "ALE/Pong-v5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = tmp_path / "plots" / f"Pong-v5{GRAPH}.html"  # the title's last part, as the original
+    assert result.stdout.strip().startswith(f"wrote {html.relative_to(tmp_path)}")
+    text = html.read_text()
+    start = re.search(r'Plotly\.newPlot\(\s*"[^"]+",\s*', text).end()
+    _, end = json.JSONDecoder().raw_decode(text, start)
+    layout, _ = json.JSONDecoder().raw_decode(text, text.index("{", end))
+    assert layout["showlegend"] is False
+    listed = run_cli("plot-list", "-d", "mine", cwd=tmp_path)
+    assert listed.returncode == 0 and runs["dqn"].name in listed.stdout
+
+
 def test_plot_refusals_are_one_line(runs: dict[str, Path], tmp_path: Path):
     result = run_cli("plot", "-f", str(runs["ppo"]), "-l", "a,b", "-o", "out", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().endswith("2 legends for 1 folders")
     result = run_cli("plot", "-f", f"{runs['ppo']},missing", cwd=tmp_path)
     assert result.returncode == 2 and "error: -f: no run folder missing" in result.stderr
+    result = run_cli("plot", "-f", "", cwd=tmp_path)  # an unset variable in a script
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: -f: no run folders given (an empty list)"
     assert not (tmp_path / "data").exists()
 
 

@@ -106,6 +106,10 @@ def test_list_and_pull_restore_the_folder_byte_for_byte(pushed, hub: HubServer, 
     laptop.mkdir()
     preview = run_cli("pull", "tiny", "--list", cwd=laptop, **env)
     assert preview.stdout.strip() == f"would pull data/{run.name}"
+    stamp = run.name.removeprefix("tiny_")[:7]  # the original's `pull -l`, substring of a name
+    for pattern in (f"tiny_{stamp}", f"data/{run.name[:6]}", "iny"):
+        original = run_cli("pull", pattern, "-l", cwd=laptop, **env)
+        assert original.stdout.strip() == f"would pull data/{run.name}", pattern
     assert not (laptop / "data" / run.name).exists()
     pulled = run_cli("pull", "tiny", cwd=laptop, **env)
     assert pulled.returncode == 0, pulled.stderr

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from dstack._internal.core.models.configurations import parse_run_configuration
 
+from slm_lab.cli import remote
 from test.conftest import CLI, REPO, run_cli, tiny_ppo, write_spec
 from test.lib.hub_store import TOKEN, HubServer
 
@@ -120,6 +121,30 @@ def test_run_remote_names_the_run_and_picks_the_cpu_search_file(tmp_path: Path, 
     assert record["env"]["LAB_MODE"] == "search" and record["env"]["SPEC_VARS"] == ""
 
 
+def test_run_remote_dev_with_the_profiler(tmp_path: Path, dstack: dict):
+    """The original's `run-remote ... dev --profile`: the train machine, PROFILE and the
+    profiler's window (PROF_SKIP from the user's environment, PROF_ACTIVE by default)."""
+    args = ("run-remote", str(CARTPOLE), "ppo_cartpole", "dev", "--profile")
+    result = run_cli(*args, cwd=tmp_path, PROF_SKIP="50", **dstack)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = recorded(dstack)
+    assert record["argv"][2] == str(DSTACK_DIR / "run-cpu-train.yml")
+    env = record["env"]
+    assert (env["LAB_MODE"], env["PROFILE"], env["PROF_SKIP"], env["PROF_ACTIVE"]) == (
+        "dev",
+        "true",
+        "50",
+        "20",
+    )
+    assert task("cpu", "train").env["PROFILE"].__class__.__name__ == "EnvSentinel"
+
+
+def test_a_dev_job_resumes_as_train():
+    env = {"LAB_MODE": "dev", "SPEC_FILE": "s.json", "SPEC_NAME": "s"}
+    assert remote.job_argv(env, None)[-1] == "dev"
+    assert remote.job_argv(env, Path("data/s_1"))[-1] == "train@data/s_1"
+
+
 def adamm_spec(tmp_path: Path) -> Path:
     spec = tiny_ppo()
     spec["agent"]["net"]["optim_spec"]["name"] = "Adamm"
@@ -137,7 +162,7 @@ def adamm_spec(tmp_path: Path) -> Path:
         ("no_repo", 2, "no dataset repo: set HF_REPO=owner/name"),
         ("adamm", 2, "agent.net.optim_spec.name: unknown optimizer 'Adamm'"),
         ("outside", 2, "is outside the repository"),
-        ("dev", 2, "run-remote runs train or search, not 'dev'"),
+        ("enjoy", 2, "run-remote runs train, search or dev, not 'enjoy@latest'"),
         ("bad_name", 2, "'Pong_1' is not a dstack run name"),
         ("bad_search", 2, "search.agent.algorithm.gamma__uniform: uniform needs low < high"),
         ("bad_env", 2, "env.name: unknown environment 'CartPole-v7' (did you mean 'CartPole-v1'?)"),
@@ -157,8 +182,8 @@ def test_run_remote_refusals(tmp_path: Path, dstack: dict, case: str, code: int,
         args[:2] = [str(adamm_spec(tmp_path)), "bad"]
     elif case == "outside":
         args[:2] = [str(write_spec(tmp_path, {"tiny": tiny_ppo()})), "tiny"]
-    elif case == "dev":
-        args[2] = "dev"
+    elif case == "enjoy":
+        args[2] = "enjoy@latest"
     elif case == "bad_name":
         args += ["-n", "Pong_1"]
     elif case == "bad_search":

@@ -197,3 +197,22 @@ def test_ctrl_c_stops_the_search_and_search_at_resumes_it(tmp_path: Path):
     claims = sorted(p.name for p in (run / "ray" / "trials").iterdir())
     assert claims == ["t0", "t1", "t2"]  # the restored trial kept its index
     assert (run / "m_best_spec.json").is_file() and not (run / "ray" / "interrupted").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("keep", "kept"), [(None, 3), ("-1", 4)])
+def test_keep_trials_default_and_every_trial(tmp_path: Path, keep: str | None, kept: int):
+    """The original's --keep: 3 trials keep their model files by default (KEEP_TRIALS), -1
+    keeps every trial's."""
+    block = {"agent.net.optim_spec.lr__grid_search": [1e-7, 1e-3, 3e-3, 1e-2]}
+    spec = search_spec(block, 1)
+    spec["env"]["max_frame"] = 2000
+    path = write_spec(tmp_path, {"k": spec})
+    env = {"KEEP_TRIALS": keep} if keep else {}
+    result = run_cli("run", str(path), "k", "search", cwd=tmp_path, **env)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = run_dirs(tmp_path)
+    models = {p.name.split("_")[1] for p in (run / "model").iterdir()}
+    df = pd.read_csv(run / "k_experiment_df.csv")
+    ranked = df.sort_values("total_reward_ma", ascending=False)["trial"]
+    assert models == {f"t{t}" for t in ranked[:kept]}

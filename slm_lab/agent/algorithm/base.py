@@ -49,6 +49,7 @@ class Algorithm(Stateful):
         self.stats: dict[str, float] = {}
         self.nonfinite = 0  # updates skipped in a row for a non-finite loss
         self.opt_step = 0  # optimizer steps taken
+        self.grad_norm: torch.Tensor | None = None  # of the last step, before clipping (0-dim)
 
     def learn(self, memory) -> None:
         """After each stored vector step: train when the cadence says so."""
@@ -127,10 +128,14 @@ class Algorithm(Stateful):
             for p in params:
                 p.grad = None
         loss.backward()
+        norms = [net_util.grad_norm(params) for params in groups]
+        found = [n for n in norms if n is not None]
+        if found:  # read at log rows only: no device sync here
+            self.grad_norm = torch.linalg.vector_norm(torch.stack(found))
         clip = self.net_spec["clip_grad_val"]
         if clip:
-            for params in groups:
-                net_util.clip_grad_norm(params, clip)
+            for params, norm in zip(groups, norms, strict=True):
+                net_util.clip_grad_norm(params, clip, norm)
         if self.dev_checks:
             self.check_grads()
         for optim in self.optims if optims is None else optims:

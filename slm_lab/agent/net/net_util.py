@@ -67,14 +67,25 @@ def head(in_dim: int, out_dim: int, init_std: float | None) -> nn.Linear:
     return layer
 
 
-def clip_grad_norm(params: list[torch.Tensor], max_norm: float) -> None:
-    """Scale gradients so their joint L2 norm is at most max_norm (torch's clip_grad_norm_
-    without its per-call checks: half the cost on small nets). On the CPU, gradients already
-    within the limit are left alone (reading the norm costs no device sync there)."""
+def grad_norm(params: list[torch.Tensor]) -> torch.Tensor | None:
+    """The joint L2 norm of the parameters' gradients (0-dim), None when none has one."""
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return None
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+def clip_grad_norm(
+    params: list[torch.Tensor], max_norm: float, norm: torch.Tensor | None = None
+) -> None:
+    """Scale gradients so their joint L2 norm (`norm`, when already computed) is at most
+    max_norm (torch's clip_grad_norm_ without its per-call checks: half the cost on small
+    nets). On the CPU, gradients already within the limit are left alone (reading the norm
+    costs no device sync there)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return
-    norm = torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+    norm = grad_norm(params) if norm is None else norm
     if norm.device.type == "cpu" and norm.item() <= max_norm:
         return
     torch._foreach_mul_(grads, (max_norm / (norm + CLIP_EPS)).clamp_(max=1.0))
