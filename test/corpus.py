@@ -22,9 +22,6 @@ MAX_FRAME = "1e6"
 FAMILY_IDS = {"playground": PLAYGROUND_ID, "mujoco": MUJOCO_ID}
 
 ATARI_WORDS = ("atari", "pong", "qbert", "breakout", "videopinball")  # in Atari files' names
-# what the off-policy branch makes run: distributed (async) SAC, CrossQ's arc critics and Atari
-PENDING_OFFPOLICY_DIRS = ("async_sac", "crossq")
-PENDING_REASON = "off-policy branch"
 PYBULLET_FILE = "benchmark/async_sac/async_sac_halfcheetah_pybullet.json"
 
 # a short run: a few vector steps of at most 2 envs, with rollouts, training rounds and replays cut
@@ -33,7 +30,7 @@ SHORT_ENVS, SHORT_STEPS, SHORT_ROLLOUT, SHORT_REPLAY = 2, 24, 8, 10_000
 SHORT_ROUNDS = 3  # off-policy rounds: training starts this many vector steps before the end
 ONE_PASS = ("training_iter", "training_batch_iter", "training_epoch")  # cut to 1 in a short run
 
-BUILD, REFUSED, CRASH, PENDING = "build", "refused", "crash", "pending-offpolicy"
+BUILD, REFUSED, CRASH = "build", "refused", "crash"
 
 
 @dataclass(frozen=True)
@@ -59,10 +56,6 @@ class Entry:
         return self.rel == PYBULLET_FILE
 
     @property
-    def pending_offpolicy(self) -> bool:
-        return self.file.parent.name in PENDING_OFFPOLICY_DIRS and not self.pybullet
-
-    @property
     def atari(self) -> bool:
         return any(word in self.file.stem for word in ATARI_WORDS)
 
@@ -84,7 +77,7 @@ def entries() -> list[Entry]:
 def sample(all_entries: list[Entry]) -> list[Entry]:
     """The first runnable entry of each family, a quick one (not Atari) where there is one."""
     firsts: dict[str, Entry] = {}
-    runnable = [e for e in all_entries if not (e.pending_offpolicy or e.pybullet)]
+    runnable = [e for e in all_entries if not e.pybullet]
     for entry in sorted(runnable, key=lambda e: e.atari):  # stable: file order kept
         firsts.setdefault(entry.family, entry)
     return sorted(firsts.values(), key=lambda e: e.id)
@@ -147,8 +140,6 @@ def main() -> None:
     counts: Counter = Counter()
     for entry in entries():
         outcome, detail = build(entry)
-        if outcome != BUILD and entry.pending_offpolicy:
-            outcome = PENDING
         counts[outcome] += 1
         line = detail.strip().splitlines()[-1] if detail else ""
         print(f"{outcome:18} {entry.id} {line}", flush=True)

@@ -18,7 +18,6 @@ KNOWN_WARNINGS = (
     "clip_val_loss: unknown key, ignored; did you mean clip_vloss?",  # its 13 typos
     "is a gym-era Atari id",  # VideoPinball-v0
     "meta.num_gpus: unknown key",
-    "spectral_norm: unknown key",  # SAC's, on the off-policy branch
 )
 DQN_FILES = ("benchmark/dqn/dqn_cartpole.json", "benchmark_arc/dqn/dqn_classic_arc.yaml")
 RUNNABLE = [
@@ -36,21 +35,13 @@ RUNNABLE = [
 ALL = corpus.entries()
 
 
-def cases(entries: list[corpus.Entry]) -> list:
-    """Entries as pytest params; the off-policy branch's are expected to fail until it merges."""
-    pending = pytest.mark.xfail(reason=corpus.PENDING_REASON, strict=False)
-    return [
-        pytest.param(e, id=e.id, marks=[pending] if e.pending_offpolicy else []) for e in entries
-    ]
-
-
 def test_fixture_files_present():
     assert len(corpus.files()) == FILES and len(ALL) == ENTRIES
     for name in ("LICENSE", "BENCHMARKS.md", "README.md"):
         assert (FIXTURES / name).is_file()
 
 
-@pytest.mark.parametrize("entry", cases([e for e in ALL if not e.pybullet]))
+@pytest.mark.parametrize("entry", [e for e in ALL if not e.pybullet], ids=lambda e: e.id)
 def test_every_entry_loads(entry: corpus.Entry):
     loaded = corpus.load(entry)
     spec = loaded.spec
@@ -69,13 +60,13 @@ def test_pybullet_is_refused_naming_its_package(entry: corpus.Entry):
     assert "\n" not in message
 
 
-@pytest.mark.parametrize("entry", cases(corpus.sample(ALL)))
+@pytest.mark.parametrize("entry", corpus.sample(ALL), ids=lambda e: e.id)
 def test_a_sample_of_each_family_builds(entry: corpus.Entry):
     preflight(corpus.load(entry).spec)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("entry", cases(ALL))
+@pytest.mark.parametrize("entry", ALL, ids=lambda e: e.id)
 def test_every_entry_builds_and_runs(tmp_path: Path, entry: corpus.Entry):
     """Every entry trains a shortened copy (corpus.shorten) to its trial metrics in dev mode
     (gradients and weights checked); playground/ entries build only; PyBullet is refused."""
