@@ -191,6 +191,15 @@ def read_json(path: Path, key: str = "RUN_DIR") -> dict:
         raise UsageError(f"cannot read {path}: {e}", key) from None
 
 
+def session_frames(spec: dict) -> int:
+    """The frames a session runs: `env.max_frame`, or, in a distributed (A3C, DPPO, async SAC)
+    trial whose sessions train the same global nets, its share `max_frame / max_session`, as the
+    original lab splits it."""
+    max_frame, meta = spec["env"]["max_frame"], spec["meta"]
+    distributed = meta.get("distributed")  # a spec read back from a run folder may predate the key
+    return int(max_frame / meta["max_session"]) if distributed else max_frame
+
+
 def finished(paths: RunPaths, session: int, max_frame: int) -> bool:
     """The session ran to max_frame (its metrics file says so; analyze writes metrics of
     unfinished sessions too)."""
@@ -306,7 +315,7 @@ def trial_status(paths: RunPaths, spec: dict, metrics: dict) -> str:
     sessions = paths.sessions()
     if not metrics:
         return "unfinished" if sessions else "pending"
-    max_frame = spec["env"]["max_frame"]
+    max_frame = session_frames(spec)
     done = sessions and all(finished(paths, i, max_frame) for i in sessions)
     return "finished" if done else "stopped"
 

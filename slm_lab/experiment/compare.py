@@ -16,6 +16,7 @@ from slm_lab.experiment.analysis import (
     read_json,
     read_run,
     read_table,
+    session_frames,
 )
 from slm_lab.lib import viz
 from slm_lab.lib.errors import LabError, UsageError
@@ -44,7 +45,7 @@ def score_curves(run_dir: Path) -> tuple[dict, np.ndarray, np.ndarray]:
     sessions = paths.sessions()
     if not sessions:
         raise UsageError(f"{run_dir} holds no session table yet", "-f")
-    done = [i for i in sessions if finished(paths, i, spec["env"]["max_frame"])]
+    done = [i for i in sessions if finished(paths, i, session_frames(spec))]
     sessions = done or sessions  # a run cut short by crashed sessions shows the whole curves
     dfs = common_rows([read_table(paths.table(i)) for i in sessions])
     table = np.column_stack([df["total_reward_ma"].to_numpy(dtype=float) for df in dfs])
@@ -98,7 +99,7 @@ def unique(labels: list[str], dirs: list[Path]) -> list[str]:
 def run_summary(run_dir: Path) -> dict:
     """One line of `plot-list`: trials, sessions finished, frames, score, status."""
     name, spec = read_run(run_dir)
-    max_frame, n = spec["env"]["max_frame"], spec["meta"]["max_session"]
+    max_frame, n = session_frames(spec), spec["meta"]["max_session"]
     ts = trials(run_dir, name) or [0]
     done, frame, scores = 0, 0, []
     for t in ts:

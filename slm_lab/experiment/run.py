@@ -214,7 +214,7 @@ def resumed_spec(spec: dict, saved: dict, force: bool) -> dict:
 def check_checkpoints(agent: Agent, paths: RunPaths, spec: dict) -> None:
     """Every unfinished session's checkpoint is readable and fits the spec's nets (read lazily:
     the replay in it is not loaded here)."""
-    max_frame = spec["env"]["max_frame"]
+    max_frame = analysis.session_frames(spec)
     for i in range(spec["meta"]["max_session"]):
         path = paths.checkpoint_file(i)
         if analysis.finished(paths, i, max_frame) or not path.exists():

@@ -88,7 +88,7 @@ class Session(Stateful):
         self.reporter = reporter  # a search trial's report to Tune, when it runs in this process
         seed_everything(seed)
         env_spec, meta = spec["env"], spec["meta"]
-        self.clock = loop.Clock(env_spec["max_frame"], env_spec["num_envs"])
+        self.clock = loop.Clock(analysis.session_frames(spec), env_spec["num_envs"])
         self.env = make_env(spec, render_mode="human" if ctx.render else None)
         self.tracker = ReturnTracker(self.env.num_envs)
         if ctx.render:

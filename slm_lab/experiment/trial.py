@@ -101,7 +101,7 @@ class Trial:
 
     def run(self) -> dict:
         n, ctx = self.spec["meta"]["max_session"], self.ctx
-        max_frame = self.spec["env"]["max_frame"]
+        max_frame = analysis.session_frames(self.spec)
         finished = [
             i for i in range(n) if ctx.resume and analysis.finished(ctx.paths, i, max_frame)
         ]
@@ -189,7 +189,7 @@ class Trial:
                 raise Interrupted(interrupt.requested())
 
     def session_done(self, index: int) -> bool:
-        return analysis.finished(self.ctx.paths, index, self.spec["env"]["max_frame"])
+        return analysis.finished(self.ctx.paths, index, analysis.session_frames(self.spec))
 
     def outcome(self, index: int, exitcode: int) -> str:
         """done (exit 0, or its final metrics are written), interrupted (saved on a stop

@@ -107,6 +107,6 @@ class DiscreteCrossQ(CrossQ, DiscreteSAC):
         x = torch.cat([self.inputs(obs), self.inputs(next_obs)])
         q, q_next = self.critics(x).chunk(2, dim=1)
         with torch.no_grad():
-            target = self.td_target(batch, self.soft_value(q_next.min(0).values, next_logp))
+            target = self.td_target(batch, self.soft_value(q_next.mean(0), next_logp))
         q = self.q_taken(q, action)
         return self.weighted(batch, q, target), (target - q[0]).detach()

@@ -295,7 +295,8 @@ class DiscreteSAC(SoftActorCritic):
         return self.pd.sample(out) if explore else self.pd.greedy(out)
 
     def soft_value(self, q_next: torch.Tensor, next_logp: torch.Tensor) -> torch.Tensor:
-        """E_{a' ~ pi}[min_i Q'_i(s', a') - alpha log pi(a'|s')], summed over the actions."""
+        """E_{a' ~ pi}[Q'(s', a') - alpha log pi(a'|s')], summed over the actions (Q' the mean of
+        the target critics: SD-SAC, as the original lab)."""
         return (next_logp.exp() * (q_next - self.alpha * next_logp)).sum(-1)
 
     @staticmethod
@@ -309,7 +310,7 @@ class DiscreteSAC(SoftActorCritic):
         with torch.no_grad():
             next_logp = self.policy(batch["next_obs"]).log_softmax(-1)
             x = self.inputs(batch["next_obs"])
-            q_next = self.targets(x).min(0).values
+            q_next = self.targets(x).mean(0)  # SD-SAC: the mean, not the min
             target = self.td_target(batch, self.soft_value(q_next, next_logp))
         q = self.q_taken(self.critics(self.inputs(batch["obs"])), batch["action"])
         return self.weighted(batch, q, target), (target - q[0]).detach()
@@ -320,7 +321,7 @@ class DiscreteSAC(SoftActorCritic):
         p = logp.exp()
         with torch.no_grad():
             x = self.inputs(obs)
-            q = self.critics(x).min(0).values
+            q = self.critics(x).mean(0)
         loss = (p * (self.alpha * logp - q)).sum(-1).mean()
         entropy = -(p * logp).sum(-1)
         return loss + self.temperature.entropy_penalty(entropy), entropy.detach()

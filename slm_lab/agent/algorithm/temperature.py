@@ -1,6 +1,6 @@
 """SAC's temperature alpha, as the original lab defines it (shared by SAC and CrossQ).
 
-- Tuned (the default): log alpha descends log alpha (H - target_entropy), so alpha rises when the
+- Tuned (the default): log alpha descends alpha (H - target_entropy), so alpha rises when the
   policy's entropy H falls short of its target; it steps in the actor's optimizer (its class and
   LR schedule, at `alpha_lr`, or the actor's lr when null) and is clamped to
   [log_alpha_min, log_alpha_max] after each step (the original's [-5, 2] by default).
@@ -79,10 +79,11 @@ class Temperature(Stateful):
             self.target_entropy = (start + t * (end - start)) * self.log_n
 
     def loss(self, entropy: torch.Tensor) -> torch.Tensor:
-        """log alpha (H - target): its gradient raises alpha when H falls short of the target."""
+        """alpha (H - target), as the original lab (and CleanRL): its gradient in log alpha,
+        alpha (H - target), raises alpha when H falls short of the target."""
         if not self.tuned:
             return torch.zeros((), device=self.log_alpha.device)
-        return self.log_alpha * (entropy.detach().mean() - self.target_entropy)
+        return self.log_alpha.exp() * (entropy.detach().mean() - self.target_entropy)
 
     @torch.no_grad()
     def clamp(self) -> None:

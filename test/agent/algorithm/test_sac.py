@@ -151,3 +151,18 @@ def test_crossq_actor_loss_uses_running_statistics():
     algo.actor_loss(torch.ones(BATCH, 3))
     assert brn.count == 0 and torch.equal(brn.running_mean, before)  # evaluation mode
     assert algo.nets["q1"].training  # back in training mode after
+
+
+def test_discrete_target_and_actor_use_the_mean_of_the_critics():
+    """SD-SAC, as the original lab: discrete SAC's TD target and policy loss average the two
+    critics instead of taking their minimum."""
+    agent, _ = make(tiny_sac(env="CartPole-v1"))
+    algo = agent.algorithm
+    obs = torch.zeros((1, 4))
+    q = torch.tensor([[[1.0, 4.0]], [[2.0, 3.0]]])  # two critics, one state, two actions
+    algo.critics = lambda x: q  # the critics' outputs fixed by hand
+    logp = algo.policy(obs).log_softmax(-1)
+    p, alpha = logp.exp(), algo.alpha
+    loss, _ = algo.actor_loss(obs)
+    expected = (p * (alpha * logp - torch.tensor([[1.5, 3.5]]))).sum()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-6)

@@ -161,3 +161,13 @@ def test_checkpoint_from_before_the_temperature_moved_into_the_actor_optimizer()
     assert fresh.log_alpha.item() == -1.5
     assert fresh.actor_optim.param_groups[1]["params"] == [fresh.log_alpha]
     fresh.update_temperature(torch.full((BATCH,), 0.0))  # steps as before
+
+
+def test_temperature_gradient_is_alpha_times_the_entropy_gap():
+    """The original's alpha loss, alpha (H - target): d/d log alpha = alpha (H - target)."""
+    algo = make(sac())[0].algorithm
+    with torch.no_grad():
+        algo.log_alpha.fill_(math.log(0.5))
+    entropy = torch.full((BATCH,), 0.3)
+    algo.temperature.loss(entropy).backward()
+    assert algo.log_alpha.grad.item() == pytest.approx(0.5 * (0.3 - algo.target_entropy))
