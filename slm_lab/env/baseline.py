@@ -64,6 +64,7 @@ ATARI = tuple(
 SHIPPED = (*CLASSIC, *MUJOCO, *ATARI)
 # what the original's generator leaves out of the registry: gym compatibility shims, functional
 # (phys2d/, tabular/) envs
+ENV_PACKAGES = ("gymnasium", "ale_py", "<function _raise_")  # the packages' own registrations
 NOT_ENVS = ("GymV21Environment", "GymV26Environment", "phys2d/", "tabular/")
 BUDGET_S = 60.0  # --original: the most wall time an env gets (fewer episodes, or none, after)
 
@@ -103,6 +104,7 @@ def original_envs() -> list[str]:
         spec.id
         for spec in gym.registry.values()
         if not spec.id.startswith(NOT_ENVS)
+        and str(spec.entry_point).startswith(ENV_PACKAGES)  # not envs a program registered
         and ("ale_py" not in str(spec.entry_point) or spec.id.startswith("ALE/"))
     )
     latest = {i.split("-v")[0]: i for i in ids}  # sorted: the last version wins

@@ -64,3 +64,9 @@ def test_unknown_env_scores_from_zero():
 def test_stored_entry_records_how_it_was_measured(name: str):
     entry = json.loads(baseline.BASELINE_FILE.read_text())[name]
     assert entry["seed"] == baseline.SEED and entry["num_envs"] == baseline.NUM_ENVS
+
+
+def test_the_original_list_ignores_envs_a_program_registers():
+    import test.experiment.crash_env  # noqa: F401  registers SlmTest/ envs
+
+    assert not [name for name in baseline.original_envs() if name.startswith("SlmTest/")]
