@@ -60,7 +60,9 @@ FAMILIES = {
 }
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n == "a3c" else n for n in FAMILIES]
+)  # A3C's two distributed sessions (about 15 s) run in the slow suite
 def test_family_trains_through_the_cli(tmp_path: Path, name: str):
     build, nets = FAMILIES[name]
     raw = build()

@@ -119,6 +119,7 @@ def check_tensorboard(run: Path, name: str, session: int) -> None:
     assert steps == df["frame"][df["total_reward_ma"].notna()].tolist()  # NaN rows: not logged
 
 
+@pytest.mark.slow  # two full runs and an interrupted one: about 25 s
 def test_sigint_then_resume_matches_an_uninterrupted_run(tmp_path: Path):
     raw = tiny_ppo(max_frame=60_000, random_seed=11)
     check_resume(tmp_path, raw, "ppo", signal.SIGINT, group=True, analyze=True)

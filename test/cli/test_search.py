@@ -27,6 +27,7 @@ def search_spec(block: dict, max_trial: int, **meta) -> dict:
     return spec
 
 
+@pytest.mark.slow  # Ray and 4 trials: about 40 s
 def test_asha_stops_trials_that_cannot_learn(tmp_path: Path):
     """4 trials, two of them with a learning rate that cannot learn: ASHA stops at least one
     early; the table, the graphs and a ready-to-run best spec are written."""
