@@ -173,9 +173,19 @@ def read_saved_spec(run_dir: Path, name: str) -> dict:
 
 def comparable(spec: dict) -> dict[str, object]:
     """The spec's leaves by dotted path, without what the lab records into a run."""
-    flat = flatten(json.loads(redact(json.dumps(spec, default=str))))  # saved specs hold ***
+    flat = flatten(bare(json.loads(redact(json.dumps(spec, default=str)))))  # saved: ***
     recorded = tuple(f"meta.{k}" for k in schema.RUN_META)
     return {k: v for k, v in flat.items() if not k.startswith(recorded)}
+
+
+def bare(node: object) -> object:
+    """Empty mappings as None, at any depth: an arc's `- Tanh:` reads as None, and runs saved
+    before arcs were built on a copy hold it as {} (torcharc filled it in)."""
+    if isinstance(node, dict):
+        return {k: bare(v) for k, v in node.items()} or None
+    if isinstance(node, list):
+        return [bare(v) for v in node]
+    return node
 
 
 def flatten(node: object, prefix: str = "") -> dict[str, object]:

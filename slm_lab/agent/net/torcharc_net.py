@@ -3,6 +3,7 @@ an arc may name torch.nn modules and the lab's own (spec/registry.py:ARC_MODULES
 `normalize`, image inputs are divided by 255 first. Lazy layers materialise on a dummy input in
 evaluation mode, so normalisation layers keep their initial statistics."""
 
+import copy
 import importlib
 
 import torch
@@ -42,7 +43,7 @@ class TorchArcNet(HeadNet):
     ) -> None:
         register_arc_modules()
         try:
-            body = torcharc.build(arc_of(net_spec, role))
+            body = torcharc.build(copy.deepcopy(arc_of(net_spec, role)))  # it fills in specs
             with torch.no_grad():  # materialise lazy layers
                 body_dim = body.eval()(torch.zeros(1, *in_shape)).shape[-1]
             body.train()
