@@ -3,6 +3,7 @@ lets its algorithm learn when the algorithm's cadence says so."""
 
 import numpy as np
 
+from slm_lab.agent.compile import compile_algorithm
 from slm_lab.agent.memory.base import Layout
 from slm_lab.agent.registered import registered_class
 
@@ -20,6 +21,8 @@ class Agent:
         agent_spec = spec["agent"]
         algo_cls = registered_class("algorithm", agent_spec["algorithm"]["name"])
         self.algorithm = algo_cls(agent_spec, env, clock, dev_checks)
+        if self.algorithm.learns and agent_spec["net"]["compile"]:
+            compile_algorithm(self.algorithm)
         self.memory = None
         if self.algorithm.learns and memory:
             memory_spec = agent_spec["memory"]

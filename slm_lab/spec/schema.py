@@ -154,6 +154,7 @@ NET_FIELDS = {
     "update_frequency": num(above=0.0),  # frames; the original's specs write 0.9 under polyak
     "polyak_coef": unit(),
     "gpu": Field("any"),
+    "compile": BOOL,
     "layer_norm": BOOL,
     "batch_norm": BOOL,
     "normalize": BOOL,
@@ -178,6 +179,7 @@ NET_DEFAULTS: dict[str, Any] = {
     "loss_spec": {"name": "MSELoss"},
     "lr_scheduler_spec": None,
     "gpu": "auto",
+    "compile": False,
     "layer_norm": False,
     "batch_norm": False,
     "normalize": False,

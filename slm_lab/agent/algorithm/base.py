@@ -34,6 +34,8 @@ class Algorithm(Stateful):
     rollout: int | None = None  # on-policy: what one rollout holds (see OnPolicy)
     # what a checkpoint holds; subclasses add their own
     state_attrs = ("nets", "optims", "schedulers", "stats", "nonfinite")
+    # the learn step's loss functions that `agent.net.compile` runs through torch.compile
+    compiled_steps: tuple[str, ...] = ()
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         self.spec = agent_spec["algorithm"]
@@ -73,10 +75,14 @@ class Algorithm(Stateful):
         """The action distribution's parameters for a batch of observations."""
         raise NotImplementedError
 
+    def acting(self, x: torch.Tensor) -> torch.Tensor:
+        """The forward that acting runs (compiled with `agent.net.compile`)."""
+        return self.policy(x)
+
     @torch.inference_mode()
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         """Sample the policy (explore) or take its most likely action."""
-        out = self.policy(self.to_tensor(obs))
+        out = self.acting(self.to_tensor(obs))
         action = self.pd.sample(out) if explore else self.pd.greedy(out)
         return action.cpu().numpy()
 

@@ -24,6 +24,7 @@ from slm_lab.agent.net.ensemble import Ensemble, on_gpu
 
 class VanillaDQN(QLearner, OffPolicy):
     state_attrs = (*OffPolicy.state_attrs, *QLearner.q_attrs)
+    compiled_steps = ("loss",)
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)

@@ -28,6 +28,7 @@ CLIPPED_V_SCALE = 0.5  # CleanRL's and the original lab's 0.5 on the clipped val
 
 class PPO(ActorCritic):
     state_attrs = (*ActorCritic.state_attrs, "adv_scale")
+    compiled_steps = ("loss",)
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)

@@ -37,10 +37,14 @@ class QLearner(Algorithm):
         self.loss_sum = torch.zeros((), device=self.device)
         self.loss_count = 0
 
+    def acting(self, x: torch.Tensor) -> torch.Tensor:
+        """The Q-values acting reads (compiled with `agent.net.compile`)."""
+        return self.nets["net"](x)
+
     @torch.inference_mode()
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         def outputs() -> torch.Tensor:
-            return self.nets["net"](self.to_tensor(obs))
+            return self.acting(self.to_tensor(obs))
 
         if not explore:
             return outputs().argmax(-1).cpu().numpy()

@@ -74,6 +74,7 @@ class SoftActorCritic(OffPolicy):
     """What both variants share: the nets, the temperature, the order of a training step."""
 
     temperature_attrs = ("updates", "loss_sum", "loss_count", "temperature")
+    compiled_steps = ("critic_loss", "actor_loss")
     state_attrs = (*OffPolicy.state_attrs, *temperature_attrs, "target_nets")
 
     def __new__(cls, agent_spec: dict, env, clock, dev_checks: bool = False):
@@ -176,7 +177,7 @@ class SoftActorCritic(OffPolicy):
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         if explore and self.clock.frame < self.start:
             return self.random_actions(len(obs))
-        return self.pick(self.policy(self.to_tensor(obs)), explore).cpu().numpy()
+        return self.pick(self.acting(self.to_tensor(obs)), explore).cpu().numpy()
 
     def td_target(self, batch: dict[str, torch.Tensor], next_v: torch.Tensor) -> torch.Tensor:
         return batch["reward"] + self.gamma * (1.0 - batch["terminated"]) * next_v
