@@ -7,6 +7,7 @@
 # Set SESSIONS=2 to run 2 sessions instead of the spec's max_session.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
 out=bench/results/original
 mkdir -p "$out"
 for cell in "$@"; do
@@ -16,6 +17,6 @@ for cell in "$@"; do
     file=$(uv run python bench/spec_copy.py "$file" "$name" "$SESSIONS" "$out")
   fi
   start=$(date +%s)
-  (cd "$out" && uv run --project ../../.. slm-lab run "$file" "$name" train >"$name.log" 2>&1) || echo "$name: exit $?"
+  (cd "$out" && uv run --project "$root" slm-lab run "$file" "$name" train >"$name.log" 2>&1) || echo "$name: exit $?"
   echo "$name ($(($(date +%s) - start)) s): $(grep -o 'trial_metrics: .*' "$out/$name.log" || true)"
 done
