@@ -2,7 +2,7 @@
 run them (same specs: bench/speed_sac.py, speed_dqn.py, speed_ppo.py; CrossQ on SAC's sizes), each
 run in a fresh process, eager and compiled alternating.
 
-    uv run --group bench python bench/speed_compile.py [--reps 2] [--only SAC DQN]
+    uv run --group bench python bench/speed_compile.py [--reps 2] [--only SAC DQN] [--threads 1]
 
 Two numbers per run: frames/s over the whole training loop (the first calls' compile time
 included), and over its second half (compiled code only, the rate a long run converges to); and
@@ -40,11 +40,15 @@ FAMILIES = {  # name -> (spec, frames)
 }
 
 
-def run(family: str, compiled: bool) -> dict:
+def run(family: str, compiled: bool, threads: int) -> dict:
     """One training run in this process: whole-loop and second-half frames/s, compile seconds."""
     import pandas as pd
+    import torch
 
+    from slm_lab.experiment import trial
     from slm_lab.experiment.run import start
+
+    trial.set_threads = lambda nets, n: torch.set_num_threads(threads)  # pinned, both programs
     from slm_lab.spec.validate import validate
 
     spec_dict, frames = FAMILIES[family]
@@ -73,10 +77,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=2)
     parser.add_argument("--only", nargs="*", default=list(FAMILIES))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads, both programs")
     parser.add_argument("--one", nargs=2, metavar=("FAMILY", "COMPILED"))
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run(args.one[0], args.one[1] == "1")))
+        print(json.dumps(run(args.one[0], args.one[1] == "1", args.threads)))
         return
     rows = []
     for family in args.only:
@@ -84,6 +89,7 @@ def main() -> None:
         for rep in range(args.reps):
             for compiled in (False, True):
                 cmd = [sys.executable, __file__, "--one", family, str(int(compiled))]
+                cmd += ["--threads", str(args.threads)]
                 out = subprocess.run(cmd, capture_output=True, text=True, check=True)
                 result = json.loads(out.stdout.strip().splitlines()[-1])
                 results[compiled].append(result)
