@@ -13,7 +13,8 @@ import yaml
 
 
 def main(file: str, name: str, sessions: str, out: str) -> None:
-    specs = yaml.safe_load(Path(file).read_text())
+    text = Path(file).read_text()
+    specs = json.loads(text) if file.endswith(".json") else yaml.safe_load(text)
     spec = specs[name]
     spec["meta"]["max_session"] = int(sessions)
     path = Path(out).resolve() / f"{name}.json"
