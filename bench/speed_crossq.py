@@ -1,6 +1,6 @@
 """CrossQ's learn-step cost over SAC's at equal sizes, measured alternating in one process.
 
-    uv run python bench/speed_crossq.py [--steps 200] [--reps 5] [--threads 1]
+    uv run python bench/speed_crossq.py [--steps 200] [--reps 5] [--threads 1] [--compile]
 
 Pendulum-v1, one env, batch 256, 256x256 ReLU actor and critics (CrossQ's with batch renorm),
 Adam, a gradient step per learn call (critics, actor and temperature). Each rep times `--steps`
@@ -21,8 +21,9 @@ HIDDEN = [256, 256]
 BATCH = 256
 
 
-def spec(name: str) -> dict:
+def spec(name: str, compiled: bool = False) -> dict:
     net = {
+        "compile": compiled,
         "type": "MLPNet",
         "hid_layers": HIDDEN,
         "hid_layers_activation": "relu",
@@ -44,13 +45,13 @@ def spec(name: str) -> dict:
     }
 
 
-def build(name: str):
+def build(name: str, compiled: bool = False):
     from slm_lab.agent import Agent
     from slm_lab.experiment.loop import Clock
     from slm_lab.experiment.session import make_env
     from slm_lab.spec.validate import validate
 
-    full, _ = validate(spec(name))
+    full, _ = validate(spec(name, compiled))
     env = make_env(full)
     agent = Agent(full, env, Clock(full["env"]["max_frame"], 1))
     rng = np.random.default_rng(0)
@@ -77,9 +78,15 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--compile", action="store_true", help="also both with net.compile")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    pairs = {name: build(name) for name in ("SoftActorCritic", "CrossQ")}
+    modes = (False, True) if args.compile else (False,)
+    pairs = {
+        f"{name}{' compiled' if c else ''}": build(name, c)
+        for c in modes
+        for name in ("SoftActorCritic", "CrossQ")
+    }
     for algo, memory in pairs.values():
         time_steps(algo, memory, WARMUP_STEPS)
     times: dict[str, list[float]] = {name: [] for name in pairs}
@@ -87,9 +94,11 @@ def main() -> None:
         for name, (algo, memory) in pairs.items():
             times[name].append(time_steps(algo, memory, args.steps))
             print(f"rep {rep}: {name}: {times[name][-1] * 1e3:.2f} ms/step", flush=True)
-    sac, crossq = (statistics.median(times[n]) for n in pairs)
-    print(f"\nSAC {sac * 1e3:.2f} ms/step, CrossQ {crossq * 1e3:.2f} ms/step (medians)")
-    print(f"CrossQ / SAC learn-step cost: {crossq / sac:.2f}x (bar: <= 1.3x)")
+    for c in modes:
+        tail = " compiled" if c else ""
+        sac, crossq = (statistics.median(times[n + tail]) for n in ("SoftActorCritic", "CrossQ"))
+        print(f"\nSAC{tail} {sac * 1e3:.2f} ms/step, CrossQ{tail} {crossq * 1e3:.2f} ms/step")
+        print(f"CrossQ / SAC learn-step cost{tail}: {crossq / sac:.2f}x (bar: <= 1.3x)")
 
 
 if __name__ == "__main__":
