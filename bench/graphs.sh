@@ -2,10 +2,12 @@
 # The graphs of docs/BENCHMARKS.md: `slm-lab plot` over the benchmark run folders (the runs that
 # gave each table row), PNGs copied into docs/graphs/. Run folders are named by their start time:
 # edit the names below after new benchmark runs.
-#   bash bench/graphs.sh            (RUNS=bench/results/data by default)
+#   bash bench/graphs.sh [shipped|original]   (both by default; RUNS=bench/results/data,
+#                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-bench/results/data}
+ORIGINAL=${ORIGINAL:-bench/results/original/data}
 OUT=$(mktemp -d)
 mkdir -p docs/graphs
 
@@ -17,6 +19,7 @@ plot() {  # plot TITLE LEGENDS RUN...
   SLM_LAB_PNG=1 uv run slm-lab plot -f "${folders%,}" -t "$title" -l "$legends" -o "$OUT"
 }
 
+shipped() {
 plot "CartPole-v1, value-based" "SARSA,DQN,DDQN+PER" \
   sarsa_cartpole_2026_11_26_065648 dqn_cartpole_2026_11_26_065740 \
   ddqn_per_cartpole_2026_11_26_075941
@@ -40,6 +43,20 @@ plot "LunarLander-v3, PPO after search" "ppo_lunar (shipped),best spec of the se
   ppo_lunar_2026_11_26_055900 ppo_lunar_best_2026_11_26_202158
 plot "HalfCheetah-v5" "PPO (1 session)" ppo_mujoco_halfcheetah_2026_11_26_114715
 plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26_121926
+}
+
+original() {  # the original's spec files run here (bench/original.sh) beside our shipped specs
+  local o
+  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
+  plot "Pendulum-v1, the original's spec and ours" "PPO (original's ppo_pendulum_arc),PPO (ours)" \
+    "$o/ppo_pendulum_arc_2026_12_02_133606" ppo_pendulum_2026_12_02_135640
+}
+
+case "${1:-both}" in
+  shipped) shipped ;;
+  original) original ;;
+  *) shipped; original ;;
+esac
 
 cp "$OUT"/*.png docs/graphs/
 rm -rf "$OUT"
