@@ -165,7 +165,10 @@ def measure(
 
 def main(args: list[str]) -> None:
     """`[ENV_ID ...] [--budget S]`, or `--original [--budget S]`: the original's list, envs
-    measured already left as they are."""
+    measured already left as they are; `-h`/`--help`: this module's usage, nothing measured."""
+    if {"-h", "--help"} & set(args):
+        print(__doc__)
+        return
     table = dict(baselines())
     given = "--budget" in args
     limit = float(args[args.index("--budget") + 1]) if given else math.inf

@@ -70,3 +70,13 @@ def test_the_original_list_ignores_envs_a_program_registers():
     import test.experiment.crash_env  # noqa: F401  registers SlmTest/ envs
 
     assert not [name for name in baseline.original_envs() if name.startswith("SlmTest/")]
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+def test_help_prints_usage_and_measures_nothing(flag, capsys, monkeypatch):
+    def measured(*_, **__):
+        raise AssertionError("--help measured an env")
+
+    monkeypatch.setattr(baseline, "measure", measured)
+    baseline.main([flag])
+    assert "uv run python -m slm_lab.env.baseline [ENV_ID ...]" in capsys.readouterr().out
