@@ -12,6 +12,7 @@ An algorithm file holds its learning rule (`train`) and its action choice (`act`
 
 import copy
 import math
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -19,6 +20,7 @@ from loguru import logger
 from torch import nn
 
 from slm_lab.agent.net import net_util
+from slm_lab.agent.net.fused_step import stepper
 from slm_lab.lib.distribution import action_pd
 from slm_lab.lib.state import Stateful
 
@@ -52,6 +54,7 @@ class Algorithm(Stateful):
         self.nonfinite = 0  # updates skipped in a row for a non-finite loss
         self.opt_step = 0  # optimizer steps taken
         self.grad_norm: torch.Tensor | None = None  # of the last step, before clipping (0-dim)
+        self.steps: dict[int, tuple] = {}  # optimizer id -> (optimizer, its step)
 
     def learn(self, memory) -> None:
         """After each stored vector step: train when the cadence says so."""
@@ -145,8 +148,16 @@ class Algorithm(Stateful):
         if self.dev_checks:
             self.check_grads()
         for optim in self.optims if optims is None else optims:
-            optim.step()
+            self.step_of(optim)()
         self.opt_step += 1
+
+    def step_of(self, optim: torch.optim.Optimizer) -> Callable[[], object]:
+        """The optimizer's step: fused Adam's kernels called directly where they fit
+        (net/fused_step.py), else its own `step`."""
+        entry = self.steps.get(id(optim))
+        if entry is None or entry[0] is not optim:  # a new optimizer (distributed stand-ins)
+            entry = self.steps[id(optim)] = (optim, stepper(optim))
+        return entry[1]
 
     def skip_update(self, loss: torch.Tensor) -> None:
         """Warn about a skipped update; stop the session after MAX_NONFINITE in a row."""
