@@ -48,8 +48,27 @@ plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26
 original() {  # the original's spec files run here (bench/original.sh) beside our shipped specs
   local o
   o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
-  plot "Pendulum-v1, the original's spec and ours" "PPO (original's ppo_pendulum_arc),PPO (ours)" \
-    "$o/ppo_pendulum_arc_2026_12_02_133606" ppo_pendulum_2026_12_02_135640
+  plot "CartPole-v1, the original's specs" "REINFORCE,SARSA,A2C,PPO" \
+    "$o/reinforce_cartpole_arc_2026_12_02_132722" "$o/sarsa_boltzmann_cartpole_arc_2026_12_02_132756" \
+    "$o/a2c_gae_cartpole_arc_2026_12_02_132824" "$o/ppo_cartpole_arc_2026_12_02_132553"
+  plot "Acrobot-v1, the original's specs" "A2C,PPO" \
+    "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929"
+  plot "Pendulum-v1, the original's specs and ours" \
+    "A2C (original's spec),PPO (original's spec),PPO (ours)" \
+    "$o/a2c_gae_pendulum_arc_2026_12_02_134158" "$o/ppo_pendulum_arc_2026_12_02_133606" \
+    ppo_pendulum_2026_12_02_135640
+  plot "LunarLander-v3, the original's specs and ours" \
+    "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours)" \
+    "$o/a2c_gae_lunar_arc_2026_12_02_134833" a2c_gae_lunar_2026_12_02_142544 \
+    "$o/ppo_lunar_arc_2026_12_02_134425" ppo_lunar_2026_12_02_141823
+  plot "LunarLanderContinuous-v3, the original's specs and ours" \
+    "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours)" \
+    "$o/a2c_gae_lunar_continuous_arc_2026_12_02_135406" a2c_gae_lunar_continuous_2026_12_02_143003 \
+    "$o/ppo_lunar_continuous_arc_2026_12_02_135056" ppo_lunar_continuous_2026_12_02_141216
+  plot "HalfCheetah-v5, PPO one env" "ppo_mujoco_1env (2 sessions)" \
+    ppo_mujoco_1env_halfcheetah_2026_12_02_140512
+  plot "Hopper-v5, PPO one env" "ppo_mujoco_1env (2 sessions)" \
+    ppo_mujoco_1env_hopper_2026_12_02_142309
 }
 
 case "${1:-both}" in
