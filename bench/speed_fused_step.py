@@ -51,7 +51,7 @@ def time_steps(algo, memory, steps: int) -> float:
 
 def plain(algo) -> None:
     """torch's own step for every optimizer of the algorithm."""
-    algo.steps = {id(o): (o, o.step) for o in algo.optims}
+    algo.optim_steps = {id(o): (o, o.step) for o in algo.optims}
 
 
 def main() -> None:
@@ -64,12 +64,12 @@ def main() -> None:
     for name, spec, steps in (("DQN", speed_dqn.SPEC, args.steps), ("SAC", speed_sac.SPEC, 60)):
         algo, memory = build(spec)
         time_steps(algo, memory, WARMUP_STEPS)
-        fused = dict(algo.steps)
+        fused = dict(algo.optim_steps)
         times: dict[str, list[float]] = {"torch step": [], "FusedStep": []}
         for _ in range(args.reps):
             plain(algo)
             times["torch step"].append(time_steps(algo, memory, steps))
-            algo.steps = dict(fused)
+            algo.optim_steps = dict(fused)
             times["FusedStep"].append(time_steps(algo, memory, steps))
         med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
         runs = {k: ", ".join(f"{t * 1e3:.3f}" for t in v) for k, v in times.items()}

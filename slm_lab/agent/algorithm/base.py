@@ -54,7 +54,7 @@ class Algorithm(Stateful):
         self.nonfinite = 0  # updates skipped in a row for a non-finite loss
         self.opt_step = 0  # optimizer steps taken
         self.grad_norm: torch.Tensor | None = None  # of the last step, before clipping (0-dim)
-        self.steps: dict[int, tuple] = {}  # optimizer id -> (optimizer, its step)
+        self.optim_steps: dict[int, tuple] = {}  # optimizer id -> (optimizer, its step)
 
     def learn(self, memory) -> None:
         """After each stored vector step: train when the cadence says so."""
@@ -154,9 +154,9 @@ class Algorithm(Stateful):
     def step_of(self, optim: torch.optim.Optimizer) -> Callable[[], object]:
         """The optimizer's step: fused Adam's kernels called directly where they fit
         (net/fused_step.py), else its own `step`."""
-        entry = self.steps.get(id(optim))
+        entry = self.optim_steps.get(id(optim))
         if entry is None or entry[0] is not optim:  # a new optimizer (distributed stand-ins)
-            entry = self.steps[id(optim)] = (optim, stepper(optim))
+            entry = self.optim_steps[id(optim)] = (optim, stepper(optim))
         return entry[1]
 
     def skip_update(self, loss: torch.Tensor) -> None:
