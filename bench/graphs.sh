@@ -48,10 +48,12 @@ plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26
 original() {  # the original's spec files run here (bench/original.sh) beside our shipped specs
   local o
   o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
-  plot "CartPole-v1, the original's specs" "REINFORCE,SARSA,A2C,PPO" \
+  plot "CartPole-v1, the original's specs" "REINFORCE,SARSA,DQN,A2C,PPO" \
     "$o/reinforce_cartpole_arc_2026_12_02_132722" "$o/sarsa_boltzmann_cartpole_arc_2026_12_02_132756" \
+    "$o/dqn_boltzmann_cartpole_arc_2026_12_02_145413" \
     "$o/a2c_gae_cartpole_arc_2026_12_02_132824" "$o/ppo_cartpole_arc_2026_12_02_132553"
-  plot "Acrobot-v1, the original's specs" "A2C,PPO" \
+  plot "Acrobot-v1, the original's specs" "DQN,A2C,PPO" \
+    "$o/dqn_boltzmann_acrobot_arc_2026_12_02_143332" \
     "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929"
   plot "Pendulum-v1, the original's specs and ours" \
     "A2C (original's spec),PPO (original's spec),PPO (ours)" \
