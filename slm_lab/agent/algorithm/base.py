@@ -35,7 +35,7 @@ class Algorithm(Stateful):
     learns = True  # False: no memory, no training (Random)
     rollout: int | None = None  # on-policy: what one rollout holds (see OnPolicy)
     # what a checkpoint holds; subclasses add their own
-    state_attrs = ("nets", "optims", "schedulers", "stats", "nonfinite")
+    state_attrs = ("nets", "optims", "schedulers", "stats", "nonfinite", "grad_norm")
     # the learn step's loss functions that `agent.net.compile` runs through torch.compile
     compiled_steps: tuple[str, ...] = ()
 
@@ -59,6 +59,11 @@ class Algorithm(Stateful):
     def learn(self, memory) -> None:
         """After each stored vector step: train when the cadence says so."""
         raise NotImplementedError
+
+    def load_state_dict(self, state: dict) -> None:
+        """Also a checkpoint from before the gradient norm was kept (its next rows read NaN
+        until a step)."""
+        super().load_state_dict({"grad_norm": None, **state})
 
     def train(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The learning rule on one batch."""

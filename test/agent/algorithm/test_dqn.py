@@ -11,7 +11,7 @@ from slm_lab.agent.net.ensemble import Ensemble
 from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.distribution import Categorical
 from test.conftest import make_agent as make
-from test.conftest import step_agent
+from test.conftest import step_agent, tiny_dqn
 
 
 def q_spec(algo: str = "DQN", memory: str = "Replay", num_envs: int = 1, **algo_kw) -> dict:
@@ -237,3 +237,18 @@ def test_one_ensemble_pass_equals_separate_forwards(algo: str):
     torch.testing.assert_close(first[1], q_next, atol=1e-6, rtol=1e-6)
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-6)
+
+
+def test_the_gradient_norm_resumes_with_the_checkpoint():
+    """A row logged right after a resume, before any step, shows the last step's norm."""
+    agent, _ = make(tiny_dqn())
+    algo = agent.algorithm
+    algo.grad_norm = torch.tensor(3.5)
+    state = algo.state_dict()
+    fresh, _ = make(tiny_dqn())
+    fresh.algorithm.load_state_dict(state)
+    assert fresh.algorithm.grad_norm.item() == 3.5
+    del state["grad_norm"]  # a checkpoint from before it was kept
+    older, _ = make(tiny_dqn())
+    older.algorithm.load_state_dict(state)
+    assert older.algorithm.grad_norm is None
