@@ -27,15 +27,24 @@ class Compiled:
     def __call__(self, *args):
         if self.fn is None:
             return self.eager(*args)
+        if self.seconds is None:
+            return self.first(*args)
+        try:
+            return self.fn(*args)
+        except Exception as e:  # a recompile's error: the eager function decides what is real
+            self.fall_back(e)
+            return self.eager(*args)
+
+    def first(self, *args):
+        """The compiling call, timed (later calls are not: the step loop pays no clock read)."""
         start = time.perf_counter()
         try:
             out = self.fn(*args)
         except Exception as e:  # any compiler error: the eager function decides what is real
             self.fall_back(e)
             return self.eager(*args)
-        if self.seconds is None:
-            self.seconds = time.perf_counter() - start
-            logger.info(f"torch.compile: {self.name} compiled in {self.seconds:.1f} s")
+        self.seconds = time.perf_counter() - start
+        logger.info(f"torch.compile: {self.name} compiled in {self.seconds:.1f} s")
         return out
 
     def fall_back(self, e: Exception) -> None:
