@@ -36,6 +36,7 @@ class Agent:
                 frame_stack=env.frame_stack,
             )
             self.memory = registered_class("memory", memory_spec["name"])(memory_spec, layout)
+            self.algorithm.wants_td = getattr(self.memory, "prioritized", False)
 
     def act(self, obs: np.ndarray, explore: bool = True) -> np.ndarray:
         """Actions as the memory stores them (continuous ones in the distribution's own range)."""

@@ -216,6 +216,7 @@ class OffPolicy(Algorithm):
     the batch's TD errors (prioritized replay's new priorities) or None."""
 
     state_attrs = (*Algorithm.state_attrs, "next_train")
+    wants_td = False  # the agent sets it for a prioritized replay: `train` returns TD errors
 
     def __init__(self, agent_spec: dict, env, clock, dev_checks: bool = False) -> None:
         super().__init__(agent_spec, env, clock, dev_checks)

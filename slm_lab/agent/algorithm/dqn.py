@@ -52,16 +52,17 @@ class VanillaDQN(QLearner, OffPolicy):
         return td
 
     def loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """The batch loss, and each transition's TD error when prioritized replay needs it."""
+        """The batch loss, and each transition's TD error when prioritized replay needs it
+        (`wants_td`; with or without importance-sampling weights)."""
         q, q_next = self.q_values(batch)
         with torch.no_grad():
             target = torch.addcmul(
                 batch["reward"], 1.0 - batch["terminated"], q_next, value=self.gamma
             )
+        td = (target - q).detach() if self.wants_td else None
         if "weight" not in batch:
-            return self.mean_loss_fn(q, target), None
-        loss = (self.loss_fn(q, target) * batch["weight"]).mean()
-        return loss, (target - q).detach()
+            return self.mean_loss_fn(q, target), td
+        return (self.loss_fn(q, target) * batch["weight"]).mean(), td
 
     def q_values(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Q(s, a) of the taken actions, and Q'(s') (no gradient)."""

@@ -82,6 +82,7 @@ def test_targets_by_hand(algo: str, q_next: float):
     target = torch.tensor([1.0 + 0.5 * q_next, -1.0])  # terminated: no bootstrap
     assert td is None  # only prioritized replay asks for TD errors
     torch.testing.assert_close(loss, ((target - q_taken) ** 2).mean())
+    a.wants_td = True
     weighted, td = a.loss({**BATCH, "weight": torch.ones(2)})
     torch.testing.assert_close(td, target - q_taken)
     torch.testing.assert_close(weighted, loss)
@@ -94,6 +95,24 @@ def test_prioritized_loss_is_weighted():
     set_linear(a.target_net, *TARGET)
     loss, td = a.loss({**BATCH, "weight": torch.tensor([1.0, 0.0])})
     torch.testing.assert_close(loss, td[0] ** 2 / 2)
+
+
+@pytest.mark.parametrize("weights", [True, False])
+def test_prioritized_replay_gets_td_errors_with_or_without_weights(weights: bool):
+    """`importance_sampling: false` (the original lab's PER) still feeds back priorities."""
+    raw = q_spec("DoubleDQN", memory="PrioritizedReplay", training_start_step=8)
+    raw["agent"]["memory"]["importance_sampling"] = weights
+    agent, env = make(raw)
+    assert agent.algorithm.wants_td
+    drive(agent, env, 40)
+    mem = agent.memory
+    assert agent.algorithm.opt_step > 0
+    assert mem.tree.get(mem.idx).max() < mem.max_priority  # the batch's TD errors came back
+
+
+def test_uniform_replay_asks_no_td_errors():
+    agent, _ = make(q_spec("DQN"))
+    assert not agent.algorithm.wants_td
 
 
 def drive(agent: Agent, env: VecEnv, frames: int) -> None:
