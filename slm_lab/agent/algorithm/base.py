@@ -145,7 +145,7 @@ class Algorithm(Stateful):
         norms = [net_util.grad_norm(params) for params in groups]
         found = [n for n in norms if n is not None]
         if found:  # read at log rows only: no device sync here
-            self.grad_norm = torch.linalg.vector_norm(torch.stack(found))
+            self.grad_norm = found[0] if len(found) == 1 else joint_norm(found)
         clip = self.net_spec["clip_grad_val"]
         if clip:
             for params, norm in zip(groups, norms, strict=True):
@@ -283,6 +283,11 @@ class TargetNets(Stateful):
         if frame >= self.next_replace:
             torch._foreach_copy_(self.params, self.online)
             self.next_replace = (frame // self.frequency + 1) * self.frequency
+
+
+def joint_norm(norms: list[torch.Tensor]) -> torch.Tensor:
+    """The L2 norm of several nets' gradients from each net's own."""
+    return torch.linalg.vector_norm(torch.stack(norms))
 
 
 def state_tensors(net: nn.Module) -> list[torch.Tensor]:

@@ -77,11 +77,12 @@ class VanillaDQN(QLearner, OffPolicy):
         return q, self.next_of(out[1:].detach())
 
     def q_next(self, next_obs: torch.Tensor) -> torch.Tensor:
-        return self.next_of(torch.stack([net(next_obs) for net in self.members()[1:]]))
+        return self.next_of([net(next_obs) for net in self.members()[1:]])
 
     @staticmethod
-    def next_of(q_next: torch.Tensor) -> torch.Tensor:
-        """Q'(s') from the Q-values of s' of members[1:]: max_a Q(s', a)."""
+    def next_of(q_next: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
+        """Q'(s') from the Q-values of s' of members[1:] (stacked, or one tensor each):
+        max_a Q(s', a)."""
         return q_next[0].amax(-1)
 
 
@@ -109,7 +110,7 @@ class DoubleDQN(DQN):
         return [self.nets["net"], *super().members()]
 
     @staticmethod
-    def next_of(q_next: torch.Tensor) -> torch.Tensor:
+    def next_of(q_next: torch.Tensor | list[torch.Tensor]) -> torch.Tensor:
         """Q_target(s', argmax_a Q(s', a)): the online net picks, the target evaluates."""
         best = q_next[0].argmax(-1, keepdim=True)
         return q_next[1].gather(-1, best).squeeze(-1)
