@@ -2,9 +2,13 @@
 # GPU check: PPO CartPole-v1 (200k frames), DQN CartPole-v1 (50k frames) and SAC Pendulum-v1 (10k
 # frames, 256x256 nets) frames/s with their nets on CUDA, and on this machine's CPU for comparison
 # (about four minutes in all). Results go to $OUT (or bench/results) with the card's name.
-#   bash bench/gpu_check.sh [all|small|pong]   (all: small then pong)
+#   bash bench/gpu_check.sh [all|small|pong|compile]   (all: small then pong)
 # pong: PPO Pong (the shipped ppo_atari spec, 16 envs, nets on CUDA) for PONG_SECONDS (default
 # 400) of training; its run folder (the learning curve) lands in $OUT/data.
+# compile: SAC HalfCheetah-v5 (one env, a gradient step per frame, SAC_FRAMES, default 30k) and
+# PPO Pong (PONG_FRAMES, default 200k) on CUDA with agent.net.compile off, then on (about seven
+# minutes); beside the fastest published PyTorch figures on one H100 (about 725 steps/s SAC
+# HalfCheetah, 6,800 PPO Atari).
 #
 # A machine without the lab's dependencies but with torch (such as the lent GPU machines) takes
 # wheels carried in .whl/: see docs/BENCHMARKS.md for the list and the download command.
@@ -50,6 +54,15 @@ print(f"ppo_pong (cuda nets, 16 envs): {last['frame'] / last['wall_t']:,.0f} fra
 PY
 }
 
+compiled() {
+  for flag in "" --compile; do
+    timeout 300 "$py" bench/speed_sac_halfcheetah.py --frames "${SAC_FRAMES:-30000}" \
+      --device cuda $flag | grep -v '^[0-9.]*$' || echo "sac_halfcheetah $flag: failed or timed out"
+    timeout 300 "$py" bench/speed_ppo_pong.py --frames "${PONG_FRAMES:-200000}" --device cuda \
+      $flag | grep ppo_pong || echo "ppo_pong $flag: failed or timed out"
+  done
+}
+
 {
   date -u +"%Y-%m-%d %H:%M UTC"
   nvidia-smi --query-gpu=name,driver_version --format=csv,noheader || echo "no nvidia-smi"
@@ -58,6 +71,7 @@ PY
   case "$what" in
     small) small ;;
     pong) pong ;;
+    compile) compiled ;;
     *) small; pong ;;
   esac
 } 2>&1 | tee "$out/gpu_check_$what.txt"

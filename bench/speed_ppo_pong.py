@@ -2,11 +2,12 @@
 epochs of 256-sample minibatches) trained through the lab for a fixed number of frames.
 
     uv run python bench/speed_ppo_pong.py [--frames 20000] [--device cpu|cuda] [--num-envs 16]
-        [--data DIR]
+        [--data DIR] [--compile]
 
 Prints the frames/s of ale-py's native vector env alone (random actions, same width), then of
 training (frames / training-loop wall time). `--data` keeps the run folder (its session table is
 the learning curve, written row by row, so a run stopped by a time limit keeps its rows).
+`--compile` sets `agent.net.compile` (torch.compile; CUDA graphs on a GPU).
 """
 
 import argparse
@@ -58,25 +59,28 @@ def main() -> None:
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--num-envs", type=int, default=16)
     parser.add_argument("--data", type=Path, help="keep the run folder under this directory")
+    parser.add_argument("--compile", action="store_true")
     args = parser.parse_args()
     env = env_only(args.num_envs, ENV_ONLY_FRAMES)
     print(
         f"native env alone, random actions, {args.num_envs} envs: {env:,.0f} frames/s", flush=True
     )
     with tempfile.TemporaryDirectory() as tmp:
-        train = train_fps(args.num_envs, args.frames, args.device, args.data or Path(tmp))
-    label = f"ppo_pong ({args.device} nets, {args.num_envs} envs, {args.frames} frames)"
+        data = args.data or Path(tmp)
+        train = train_fps(args.num_envs, args.frames, args.device, data, args.compile)
+    label = f"ppo_pong ({args.device} nets, {args.num_envs} envs, {args.frames} frames"
+    label += ", compiled)" if args.compile else ")"
     print(f"{label}: {train:,.0f} frames/s")
     print(json.dumps(train))
 
 
-def train_fps(num_envs: int, frames: int, device: str, data: Path) -> float:
+def train_fps(num_envs: int, frames: int, device: str, data: Path, compiled: bool) -> float:
     from slm_lab.experiment.run import start
     from slm_lab.spec.validate import validate
 
     raw = spec(num_envs)
     raw["env"]["max_frame"] = frames
-    raw["agent"]["net"]["gpu"] = device == "cuda"
+    raw["agent"]["net"].update(gpu=device == "cuda", compile=compiled)
     full, _ = validate(raw)
     full["name"] = "ppo_pong"
     start(full, SPEC_FILE, "train", False, "INFO", data)
