@@ -204,7 +204,7 @@ MEMORIES: dict[str, MemoryEntry] = {
     "Replay": MemoryEntry("replay", _REPLAY, on_policy=False),
     "PrioritizedReplay": MemoryEntry(
         "replay",
-        {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4, "importance_sampling": True},
+        {**_REPLAY, "alpha": 0.6, "epsilon": 1e-4, "beta": 0.4, "importance_sampling": False},
         on_policy=False,
     ),
     "OnPolicyReplay": MemoryEntry("onpolicy", {}, on_policy=True),

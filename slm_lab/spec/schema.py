@@ -202,7 +202,7 @@ MEMORY_FIELDS = {
     "alpha": num(low=0.0),
     "epsilon": num(low=0.0),
     "beta": unit(),
-    "importance_sampling": BOOL,  # PER's weights (false: none, as the original lab)
+    "importance_sampling": BOOL,  # PER's weights (default false: none, as the original lab)
     "cross_entropy": unit(),
     "sil_replay_name": Field("str", nullable=True),  # the original SIL specs name their replay
 }

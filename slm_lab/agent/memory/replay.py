@@ -175,9 +175,9 @@ class PrioritizedReplay(Replay):
     """Prioritized experience replay (Schaul et al. 2016), proportional variant.
 
     Priority (|td| + epsilon)^alpha in a sum tree; new transitions get the highest priority seen.
-    Importance-sampling weights (N P(i))^-beta / max over the batch, with beta annealed linearly
-    from its spec value to 1 at the last frame; `importance_sampling: false` leaves them out, as
-    the original lab did.
+    No importance-sampling weights by default, as the original lab; `importance_sampling: true`
+    adds (N P(i))^-beta / max over the batch, with beta annealed linearly from its spec value to
+    1 at the last frame.
     """
 
     prioritized = True

@@ -220,6 +220,17 @@ def test_prioritized_without_importance_sampling_has_no_weights():
     assert "weight" not in batch and len(batch["reward"]) == 4
 
 
+def test_prioritized_replay_weights_only_when_asked():
+    """The original's PER had no weights: a spec without the key gets none."""
+    raw = tiny_dqn()
+    raw["agent"]["memory"] = {"name": "PrioritizedReplay"}
+    spec, _ = validate(raw)
+    assert spec["agent"]["memory"]["importance_sampling"] is False
+    raw["agent"]["memory"]["importance_sampling"] = True
+    spec, _ = validate(raw)
+    assert spec["agent"]["memory"]["importance_sampling"] is True
+
+
 def test_on_policy_replay_hands_over_whole_episodes():
     mem = OnPolicyReplay({}, layout(num_envs=2, rollout=2))
     ends = [(False, False), (True, False), (False, False), (False, True)]
