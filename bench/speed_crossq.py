@@ -10,10 +10,10 @@ ratio is CrossQ's median time per step over SAC's. The bar (issue 20): at most 1
 
 import argparse
 import statistics
-import time
 
 import numpy as np
 import torch
+from learn_step import agent_of, time_steps
 
 FILL = 2_000  # random transitions in each replay
 WARMUP_STEPS = 20  # untimed steps first (allocations, lazy state)
@@ -46,14 +46,7 @@ def spec(name: str, compiled: bool = False) -> dict:
 
 
 def build(name: str, compiled: bool = False):
-    from slm_lab.agent import Agent
-    from slm_lab.experiment.loop import Clock
-    from slm_lab.experiment.session import make_env
-    from slm_lab.spec.validate import validate
-
-    full, _ = validate(spec(name, compiled))
-    env = make_env(full)
-    agent = Agent(full, env, Clock(full["env"]["max_frame"], 1))
+    agent, env = agent_of(spec(name, compiled))
     rng = np.random.default_rng(0)
     obs_dim = env.observation_space.shape[0]
     for _ in range(FILL):
@@ -63,14 +56,6 @@ def build(name: str, compiled: bool = False):
         done = np.zeros(1, bool)
         agent.memory.add(obs, action, reward, obs, done, done)
     return agent.algorithm, agent.memory
-
-
-def time_steps(algo, memory, steps: int) -> float:
-    """Seconds per learn step (sample + train) over `steps` steps."""
-    start = time.perf_counter()
-    for _ in range(steps):
-        algo.train(memory.sample())
-    return (time.perf_counter() - start) / steps
 
 
 def main() -> None:

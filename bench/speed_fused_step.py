@@ -12,27 +12,20 @@ the same agent (a replay of random transitions).
 import argparse
 import json
 import statistics
-import time
 
 import speed_dqn
 import speed_sac
 import torch
+from learn_step import agent_of, time_steps
 
 FILL = 2_000
 WARMUP_STEPS = 20
 
 
 def build(spec: dict):
-    from slm_lab.agent import Agent
-    from slm_lab.experiment.loop import Clock
-    from slm_lab.experiment.session import make_env
-    from slm_lab.spec.validate import validate
-
     raw = json.loads(json.dumps(spec))
     raw["agent"]["algorithm"]["training_start_step"] = 0
-    full, _ = validate(raw)
-    env = make_env(full)
-    agent = Agent(full, env, Clock(10**9, 1))
+    agent, env = agent_of(raw)
     obs = env.reset(seed=0)
     for _ in range(FILL):
         action = agent.act(obs)
@@ -40,13 +33,6 @@ def build(spec: dict):
         agent.store(obs, action, step.reward, step.next_obs, step.terminated, step.truncated)
         obs = step.obs
     return agent.algorithm, agent.memory
-
-
-def time_steps(algo, memory, steps: int) -> float:
-    start = time.perf_counter()
-    for _ in range(steps):
-        algo.train(memory.sample())
-    return (time.perf_counter() - start) / steps
 
 
 def plain(algo) -> None:
