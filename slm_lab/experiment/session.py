@@ -175,6 +175,7 @@ class Session(Stateful):
 
     def log_row(self) -> None:
         """A row of the training table (and of the eval table without rigorous_eval)."""
+        self.agent.algorithm.check_finite()
         self.stats = self.agent.algorithm.report()
         row = self.train_table.append(self.row(self.tracker))
         if self.eval_env is None:

@@ -131,6 +131,36 @@ def test_non_finite_loss_skips_updates_then_stops():
     env.close()
 
 
+def sync_free(algo) -> None:
+    """The accelerator's mode (no host read of the loss in a step), forced on the CPU."""
+    algo.sync_free = True
+    algo.streak, algo.skipped = torch.zeros(()), torch.zeros(())
+
+
+def test_sync_free_skips_non_finite_steps_on_the_device_and_stops_at_a_log_row():
+    agent, env = make_agent(tiny_ppo())
+    algo = agent.algorithm
+    sync_free(algo)
+    params = list(algo.nets["actor"].parameters())
+    algo.optimize(params[0].sum())  # a finite first step makes Adam's state
+    optim = algo.optims[0]
+    before = [p.detach().clone() for p in params]
+    moments = {k: v.clone() for k, v in optim.state[params[0]].items()}
+    for _ in range(MAX_NONFINITE - 1):
+        algo.optimize(params[0].sum() * float("nan"))
+    assert all(torch.equal(a, b) for a, b in zip(before, params, strict=True))  # untouched
+    assert all(torch.equal(v, optim.state[params[0]][k]) for k, v in moments.items())
+    algo.check_finite()  # one short of the limit: a warning, no stop
+    assert algo.nonfinite == MAX_NONFINITE - 1 and algo.skipped.item() == 0
+    algo.optimize(params[0].sum())  # a finite loss resets the run
+    assert algo.streak.item() == 0 and not torch.equal(before[0], params[0])
+    for _ in range(MAX_NONFINITE):
+        algo.optimize(params[0].sum() * float("inf"))  # no host read: nothing raises here
+    with pytest.raises(NonFiniteLoss, match=f"{MAX_NONFINITE} updates in a row"):
+        algo.check_finite()
+    env.close()
+
+
 def test_garbage_file_is_a_clear_error(tmp_path):
     path = tmp_path / "a_resume.pt"
     path.write_bytes(b"not a checkpoint")

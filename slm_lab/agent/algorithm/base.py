@@ -20,7 +20,7 @@ from loguru import logger
 from torch import nn
 
 from slm_lab.agent.net import net_util
-from slm_lab.agent.net.fused_step import stepper
+from slm_lab.agent.net.fused_step import FusedStep, stepper
 from slm_lab.lib.distribution import action_pd
 from slm_lab.lib.state import Stateful
 
@@ -29,6 +29,13 @@ MAX_NONFINITE = 10  # non-finite losses in a row that stop a session
 
 class NonFiniteLoss(RuntimeError):
     """Training diverged: the loss was NaN or infinite in MAX_NONFINITE updates in a row."""
+
+
+def diverged(when: str) -> NonFiniteLoss:
+    return NonFiniteLoss(
+        f"training diverged: {MAX_NONFINITE} updates in a row had a non-finite loss ({when}); "
+        "lower the learning rate or set agent.net.clip_grad_val"
+    )
 
 
 class Algorithm(Stateful):
@@ -52,6 +59,7 @@ class Algorithm(Stateful):
         self.schedulers: list = []
         self.stats: dict[str, float] = {}
         self.nonfinite = 0  # updates skipped in a row for a non-finite loss
+        self.sync_free = False  # on an accelerator (place_nets): no host read in a step
         self.opt_step = 0  # optimizer steps taken
         self.grad_norm: torch.Tensor | None = None  # of the last step, before clipping (0-dim)
         self.optim_steps: dict[int, tuple] = {}  # optimizer id -> (optimizer, its step)
@@ -64,6 +72,8 @@ class Algorithm(Stateful):
         """Also a checkpoint from before the gradient norm was kept (its next rows read NaN
         until a step)."""
         super().load_state_dict({"grad_norm": None, **state})
+        if self.sync_free:
+            self.streak.fill_(self.nonfinite)
 
     def train(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """The learning rule on one batch."""
@@ -104,6 +114,9 @@ class Algorithm(Stateful):
         self.device = net_util.device(self.net_spec["gpu"], params)
         for net in self.nets.values():
             net.to(self.device)
+        self.sync_free = self.device.type != "cpu"
+        self.streak = torch.zeros((), device=self.device)
+        self.skipped = torch.zeros((), device=self.device)
 
     def build_optims(self, groups: dict[str | None, list[nn.Parameter]]) -> None:
         """One optimizer (and LR scheduler) per role; role None reads the plain optim_spec."""
@@ -132,11 +145,16 @@ class Algorithm(Stateful):
     ) -> None:
         """One gradient step, with per-net gradient clipping: on every optimizer by default, or
         on `optims` for the parameters of `nets` (actor and critics stepping apart). A non-finite
-        loss skips the step."""
-        if not math.isfinite(loss.item()):  # one host sync, cheaper than torch.isfinite on CPU
+        loss skips the step: read at once on the CPU; on an accelerator (`sync_free`) flagged on
+        the device, where fused Adam's kernels skip it, and counted at log rows (check_finite)."""
+        found_inf = None
+        if self.sync_free:
+            found_inf = self.flag_nonfinite(loss)
+        elif not math.isfinite(loss.item()):  # one host read, cheaper than torch.isfinite here
             self.skip_update(loss)
             return
-        self.nonfinite = 0
+        else:
+            self.nonfinite = 0
         groups = list(self.params.values()) if nets is None else [self.params[n] for n in nets]
         for params in groups:
             for p in params:
@@ -153,8 +171,33 @@ class Algorithm(Stateful):
         if self.dev_checks:
             self.check_grads()
         for optim in self.optims if optims is None else optims:
-            self.step_of(optim)()
+            step = self.step_of(optim)
+            if isinstance(step, FusedStep):
+                step(found_inf)
+            elif found_inf is None or not found_inf.item():  # no kernel to skip it on the device
+                step()
         self.opt_step += 1
+
+    def flag_nonfinite(self, loss: torch.Tensor) -> torch.Tensor:
+        """1.0 on the device for a non-finite loss; the run of them in a row and the count since
+        the last log row stay there too."""
+        bad = torch.isfinite(loss.detach()).logical_not_().float()
+        self.streak = (self.streak + bad) * bad
+        self.skipped = self.skipped + bad
+        return bad
+
+    def check_finite(self) -> None:
+        """At a log row of a sync-free run: warn about updates skipped since the last row; stop
+        the session after MAX_NONFINITE in a row (as `skip_update` does at once on the CPU)."""
+        if not self.sync_free:
+            return
+        skipped, self.nonfinite = int(self.skipped.item()), int(self.streak.item())
+        self.skipped = torch.zeros_like(self.skipped)
+        frame = self.clock.frame
+        if skipped:
+            logger.warning(f"{skipped} updates skipped for a non-finite loss before frame {frame}")
+        if self.nonfinite >= MAX_NONFINITE:
+            raise diverged(f"last before frame {frame}")
 
     def step_of(self, optim: torch.optim.Optimizer) -> Callable[[], object]:
         """The optimizer's step: fused Adam's kernels called directly where they fit
@@ -173,10 +216,7 @@ class Algorithm(Stateful):
             f"({self.nonfinite} of {MAX_NONFINITE} in a row allowed)"
         )
         if self.nonfinite >= MAX_NONFINITE:
-            raise NonFiniteLoss(
-                f"training diverged: {MAX_NONFINITE} updates in a row had a non-finite loss "
-                f"(last at frame {frame}); lower the learning rate or set agent.net.clip_grad_val"
-            )
+            raise diverged(f"last at frame {frame}")
 
     def attached(self) -> None:
         """Its nets now train a distributed trial's global ones (agent/distributed.py)."""

@@ -45,17 +45,20 @@ class FusedStep:
         self.state: dict | None = None  # the state dict the plan was made from
         self.plan: list[tuple[list[torch.Tensor], ...]] | None = None
 
-    def __call__(self) -> None:
+    def __call__(self, found_inf: torch.Tensor | None = None) -> None:
+        """One step; `found_inf` (a 0-dim float on the parameters' device, 1 for a non-finite
+        loss) makes the kernels leave parameters, moments and step counts as they were, with no
+        host read (torch's own step, where it runs, reads the flag first)."""
         optim = self.optim
         if self.stale() or self.hooked():
-            optim.step()  # torch's own: it makes (or reads loaded) state
-            self.state, self.plan = optim.state, self.plan_of(optim)
+            if self.torch_step(found_inf):  # torch's own makes (or reads loaded) state
+                self.state, self.plan = optim.state, self.plan_of(optim)
             return
         groups = []
         for params, *rest in self.plan:
             grads = [p.grad for p in params]
             if any(g is None for g in grads):
-                optim.step()
+                self.torch_step(found_inf)
                 return
             groups.append((params, grads, *rest))
         for group, (params, grads, avgs, sqs, steps) in zip(
@@ -78,8 +81,17 @@ class FusedStep:
                 eps=group["eps"],
                 maximize=group["maximize"],
                 grad_scale=None,
-                found_inf=None,
+                found_inf=found_inf,
             )
+            if found_inf is not None:  # a skipped step is not counted
+                torch._foreach_sub_(steps, found_inf)
+
+    def torch_step(self, found_inf: torch.Tensor | None) -> bool:
+        """torch's own step, unless the flag (read on the host) marks a non-finite loss."""
+        if found_inf is not None and found_inf.item():
+            return False
+        self.optim.step()
+        return True
 
     def stale(self) -> bool:
         """No plan, a loaded state (new tensors) or a param group added since the plan."""

@@ -95,3 +95,17 @@ def test_the_algorithms_step_fused_adam_directly():
     algo = agent.algorithm
     (optim,) = algo.optims
     assert isinstance(algo.step_of(optim), FusedStep)
+
+
+def test_a_found_inf_flag_leaves_everything_as_it_was():
+    """Sync-free steps (accelerators): the flag, read by the kernel, skips the whole step."""
+    a, opt_a, b, opt_b, step = twins(torch.optim.Adam, lr=1e-2)
+    for i in range(3):
+        backward(a, i)
+        backward(b, i)
+        opt_a.step()
+        step(torch.zeros(()))  # a finite loss: the ordinary step
+    assert_same(a, opt_a, b, opt_b)
+    backward(b, 9)
+    step(torch.ones(()))
+    assert_same(a, opt_a, b, opt_b)  # parameters, moments and step counts unchanged
