@@ -11,6 +11,8 @@ Parameters of an optimizer outside the nets (SAC's temperature) stay each sessio
 original's async SAC kept its alpha per worker.
 """
 
+import inspect
+
 import torch
 from torch import nn
 
@@ -80,7 +82,7 @@ class Synced:
             }
             for g in local.param_groups
         ]
-        self.optim = type(local)(groups, **local.defaults)
+        self.optim = type(local)(groups, **constructor_kwargs(local))
         share_state(self.optim, states)
         self.param_groups = local.param_groups  # what LR schedulers change
 
@@ -96,6 +98,13 @@ class Synced:
 
     def state_dict(self) -> dict:
         return self.optim.state_dict()
+
+
+def constructor_kwargs(optim: torch.optim.Optimizer) -> dict:
+    """The optimizer's defaults that its class takes back (AdamW keeps `decoupled_weight_decay`
+    among them but does not accept it; the groups carry every value anyway)."""
+    accepted = inspect.signature(type(optim).__init__).parameters
+    return {k: v for k, v in optim.defaults.items() if k in accepted}
 
 
 def global_twin(p: nn.Parameter, global_of: dict) -> nn.Parameter:

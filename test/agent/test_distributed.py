@@ -5,7 +5,6 @@ import torch
 
 from slm_lab.agent import Agent
 from slm_lab.agent.distributed import attach, share
-from slm_lab.agent.net.global_optim import GlobalAdam, GlobalRMSprop
 from slm_lab.experiment.loop import Clock
 from slm_lab.experiment.session import make_env
 from slm_lab.lib.errors import SpecError
@@ -42,19 +41,22 @@ def run_in_other_process(spec: dict, shared: dict) -> None:
     assert proc.exitcode == 0
 
 
-@pytest.mark.parametrize(("mode", "optim"), [("shared", "GlobalAdam"), ("synced", "GlobalRMSprop")])
+@pytest.mark.parametrize(
+    ("mode", "optim"), [("shared", "GlobalAdam"), ("synced", "GlobalRMSprop"), ("synced", "AdamW")]
+)
 def test_a_step_in_another_process_changes_the_global_net(mode: str, optim: str):
+    """AdamW (the original's a3c_cartpole specs): its defaults hold a key its class refuses."""
     spec = a3c_spec(mode, optim)
     algo = build(spec).algorithm
-    assert type(algo.optims[0]) is {"GlobalAdam": GlobalAdam, "GlobalRMSprop": GlobalRMSprop}[optim]
+    assert type(algo.optims[0]).__name__ == optim
     shared = share(algo)
     before = [p.detach().clone() for p in shared["params"]["actor"]]
     run_in_other_process(spec, shared)
     after = shared["params"]["actor"]
     assert all(not torch.equal(a, b) for a, b in zip(before, after, strict=True))
-    # the optimizer's moments are shared too: its step counter moved in this process's view
-    steps = {float(state["step"]) for state in shared["optim_states"][0]}
-    assert steps == {1.0}
+    if optim.startswith("Global"):  # their moments are shared: the step counter moved here too
+        steps = {float(state["step"]) for state in shared["optim_states"][0]}
+        assert steps == {1.0}
 
 
 def test_hogwild_session_nets_are_views_of_the_global_weights():
