@@ -153,7 +153,9 @@ def trial_metrics(dfs: list[pd.DataFrame], env_name: str) -> dict[str, float]:
     mean_df = sum(dfs) / len(dfs)
     baseline = random_return(env_name)
     metrics = series_metrics(mean_df, baseline)
-    metrics["total_reward_ma"] = float(np.nanmean([df["total_reward_ma"].iloc[-1] for df in dfs]))
+    last = np.array([df["total_reward_ma"].iloc[-1] for df in dfs], dtype=float)
+    finished = last[~np.isnan(last)]  # sessions that finished an episode
+    metrics["total_reward_ma"] = float(finished.mean()) if len(finished) else float("nan")
     table = np.stack([df["total_reward"].to_numpy(dtype=float) - baseline for df in dfs], axis=1)
     table = table[~np.isnan(table).any(axis=1)]
     metrics["consistency"] = consistency(table) if len(table) else float("nan")

@@ -48,6 +48,14 @@ def test_all_nan_gives_nan_metrics():
     assert math.isnan(m["strength"]) and math.isnan(m["total_reward_ma"])
 
 
+@pytest.mark.filterwarnings("error")
+def test_a_trial_with_no_finished_episode_reads_nan_quietly():
+    """A short run: no session finished an episode; NaN metrics, no numpy warning printed."""
+    nans = table([NAN, NAN], frames=(1, 2), opt=(0, 0))
+    m = analysis.trial_metrics([nans, nans.copy()], "NoBaseline-v0")
+    assert math.isnan(m["total_reward_ma"]) and math.isnan(m["strength"])
+
+
 def test_consistency():
     assert analysis.consistency(np.array([[10.0, 30.0], [30.0, 10.0]])) == 0.0
     assert analysis.consistency(np.array([[10.0, 10.0], [20.0, 20.0]])) == 1.0
