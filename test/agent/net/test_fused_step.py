@@ -59,13 +59,18 @@ def test_equal_to_torch_step_with_lr_changes_and_missing_grads(cls, kwargs):
     assert step.plan is not None
 
 
-def test_a_loaded_state_is_used_not_the_old_plan():
-    a, opt_a, b, opt_b, step = twins(torch.optim.Adam, lr=1e-2)
-    for i in range(3):
+def step_both(a, opt_a, b, step, seeds, *flag) -> None:
+    """The same gradients into both nets, then torch's step and FusedStep (with `flag`)."""
+    for i in seeds:
         backward(a, i)
         backward(b, i)
         opt_a.step()
-        step()
+        step(*flag)
+
+
+def test_a_loaded_state_is_used_not_the_old_plan():
+    a, opt_a, b, opt_b, step = twins(torch.optim.Adam, lr=1e-2)
+    step_both(a, opt_a, b, step, range(3))
     saved = copy.deepcopy(opt_a.state_dict())
     for i in range(3, 5):  # b moves on, then both go back to the saved state
         backward(b, i)
@@ -100,11 +105,7 @@ def test_the_algorithms_step_fused_adam_directly():
 def test_a_found_inf_flag_leaves_everything_as_it_was():
     """Sync-free steps (accelerators): the flag, read by the kernel, skips the whole step."""
     a, opt_a, b, opt_b, step = twins(torch.optim.Adam, lr=1e-2)
-    for i in range(3):
-        backward(a, i)
-        backward(b, i)
-        opt_a.step()
-        step(torch.zeros(()))  # a finite loss: the ordinary step
+    step_both(a, opt_a, b, step, range(3), torch.zeros(()))  # finite losses: ordinary steps
     assert_same(a, opt_a, b, opt_b)
     backward(b, 9)
     step(torch.ones(()))
