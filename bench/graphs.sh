@@ -48,13 +48,24 @@ plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26
 original() {  # the original's spec files run here (bench/original.sh) beside our shipped specs
   local o
   o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
-  plot "CartPole-v1, the original's specs" "REINFORCE,SARSA,DQN,A2C,PPO" \
+  plot "CartPole-v1, the original's specs" "REINFORCE,SARSA,DQN,DDQN+PER,A2C,PPO" \
     "$o/reinforce_cartpole_arc_2026_12_02_132722" "$o/sarsa_boltzmann_cartpole_arc_2026_12_02_132756" \
     "$o/dqn_boltzmann_cartpole_arc_2026_12_02_145413" \
+    "$o/ddqn_per_boltzmann_cartpole_arc_2026_12_02_182038" \
     "$o/a2c_gae_cartpole_arc_2026_12_02_132824" "$o/ppo_cartpole_arc_2026_12_02_132553"
-  plot "Acrobot-v1, the original's specs" "DQN,A2C,PPO" \
-    "$o/dqn_boltzmann_acrobot_arc_2026_12_02_143332" \
-    "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929"
+  plot "CartPole-v1, DDQN+PER, the original's spec and ours" \
+    "original's spec (no PER weights),original's spec (PER weights),ddqn_per_cartpole (ours)" \
+    "$o/ddqn_per_boltzmann_cartpole_arc_2026_12_02_182038" \
+    "$o/../is_weights/ddqn_per_boltzmann_cartpole_arc_2026_12_02_163945" \
+    ddqn_per_cartpole_2026_12_02_165014
+  plot "Acrobot-v1, the original's specs and ours" "DQN,DDQN+PER,A2C,PPO,SAC (ours)" \
+    "$o/dqn_boltzmann_acrobot_arc_2026_12_02_143332" "$o/ddqn_per_acrobot_arc_2026_12_02_173202" \
+    "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929" \
+    sac_acrobot_2026_12_02_172136
+  plot "LunarLander-v3, DQN family, the original's specs and ours" \
+    "DQN (original's spec),DQN (ours),DDQN+PER (original's spec),DDQN+PER (ours)" \
+    "$o/dqn_concat_lunar_arc_2026_12_02_170253" dqn_lunar_2026_12_02_173249 \
+    "$o/ddqn_per_concat_lunar_arc_2026_12_02_181258" ddqn_per_lunar_2026_12_02_175036
   plot "Pendulum-v1, the original's specs and ours" \
     "A2C (original's spec),PPO (original's spec),PPO (ours)" \
     "$o/a2c_gae_pendulum_arc_2026_12_02_134158" "$o/ppo_pendulum_arc_2026_12_02_133606" \
