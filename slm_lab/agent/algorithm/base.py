@@ -20,7 +20,7 @@ from loguru import logger
 from torch import nn
 
 from slm_lab.agent.net import net_util
-from slm_lab.agent.net.fused_step import FusedStep, stepper
+from slm_lab.agent.net.fused_step import FusedStep, step_unless, stepper
 from slm_lab.lib.distribution import action_pd
 from slm_lab.lib.state import Stateful
 
@@ -163,7 +163,7 @@ class Algorithm(Stateful):
         norms = [net_util.grad_norm(params) for params in groups]
         found = [n for n in norms if n is not None]
         if found:  # read at log rows only: no device sync here
-            self.grad_norm = found[0] if len(found) == 1 else joint_norm(found)
+            self.grad_norm = torch.linalg.vector_norm(torch.stack(found))
         clip = self.net_spec["clip_grad_val"]
         if clip:
             for params, norm in zip(groups, norms, strict=True):
@@ -174,8 +174,8 @@ class Algorithm(Stateful):
             step = self.step_of(optim)
             if isinstance(step, FusedStep):
                 step(found_inf)
-            elif found_inf is None or not found_inf.item():  # no kernel to skip it on the device
-                step()
+            else:  # no kernel to skip it on the device: the flag is read on the host
+                step_unless(step, found_inf)
         self.opt_step += 1
 
     def flag_nonfinite(self, loss: torch.Tensor) -> torch.Tensor:
@@ -323,11 +323,6 @@ class TargetNets(Stateful):
         if frame >= self.next_replace:
             torch._foreach_copy_(self.params, self.online)
             self.next_replace = (frame // self.frequency + 1) * self.frequency
-
-
-def joint_norm(norms: list[torch.Tensor]) -> torch.Tensor:
-    """The L2 norm of several nets' gradients from each net's own."""
-    return torch.linalg.vector_norm(torch.stack(norms))
 
 
 def state_tensors(net: nn.Module) -> list[torch.Tensor]:

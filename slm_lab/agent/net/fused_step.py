@@ -24,6 +24,14 @@ def stepper(optim: torch.optim.Optimizer) -> Callable[[], object]:
     return FusedStep(optim) if fits(optim) else optim.step
 
 
+def step_unless(step: Callable[[], object], found_inf: torch.Tensor | None) -> bool:
+    """`step()` unless the flag (read on the host) marks a non-finite loss; whether it ran."""
+    if found_inf is not None and found_inf.item():
+        return False
+    step()
+    return True
+
+
 def fits(optim: torch.optim.Optimizer) -> bool:
     if type(optim) not in KERNELS:
         return False
@@ -87,11 +95,7 @@ class FusedStep:
                 torch._foreach_sub_(steps, found_inf)
 
     def torch_step(self, found_inf: torch.Tensor | None) -> bool:
-        """torch's own step, unless the flag (read on the host) marks a non-finite loss."""
-        if found_inf is not None and found_inf.item():
-            return False
-        self.optim.step()
-        return True
+        return step_unless(self.optim.step, found_inf)
 
     def stale(self) -> bool:
         """No plan, a loaded state (new tensors) or a param group added since the plan."""
