@@ -29,23 +29,23 @@ class Compiled:
             return self.eager(*args)
         if self.seconds is None:
             return self.first(*args)
-        try:
-            return self.fn(*args)
-        except Exception as e:  # a recompile's error: the eager function decides what is real
-            self.fall_back(e)
-            return self.eager(*args)
+        return self.run(*args)
 
     def first(self, *args):
         """The compiling call, timed (later calls are not: the step loop pays no clock read)."""
         start = time.perf_counter()
+        out = self.run(*args)
+        if self.fn is not None:
+            self.seconds = time.perf_counter() - start
+            logger.info(f"torch.compile: {self.name} compiled in {self.seconds:.1f} s")
+        return out
+
+    def run(self, *args):
         try:
-            out = self.fn(*args)
-        except Exception as e:  # any compiler error: the eager function decides what is real
+            return self.fn(*args)
+        except Exception as e:  # a compile's or recompile's error: the eager function decides
             self.fall_back(e)
             return self.eager(*args)
-        self.seconds = time.perf_counter() - start
-        logger.info(f"torch.compile: {self.name} compiled in {self.seconds:.1f} s")
-        return out
 
     def fall_back(self, e: Exception) -> None:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
