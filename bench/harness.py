@@ -24,6 +24,13 @@ PROGRAMS = {
 
 def run_ours(spec_dict: dict, threads: int | None, frames: int, device: str = "cpu") -> float:
     """Train a copy of the spec through the lab as shipped; frames / training-loop wall time."""
+    df = train_table(spec_dict, threads, frames, device)
+    return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])
+
+
+def train_table(spec_dict: dict, threads: int | None, frames: int, device: str = "cpu"):
+    """The session's training table of a copy of the spec trained through the lab as shipped
+    (`threads` pins torch's threads; None: the lab's own choice)."""
     import pandas as pd
     import torch
 
@@ -41,8 +48,7 @@ def run_ours(spec_dict: dict, threads: int | None, frames: int, device: str = "c
     with tempfile.TemporaryDirectory() as tmp:
         start(spec, Path("bench"), "train", False, "WARNING", Path(tmp))
         (run,) = Path(tmp).iterdir()
-        df = pd.read_csv(run / "info" / "bench_t0_s0_session_df_train.csv")
-    return float(df["frame"].iloc[-1] / df["wall_t"].iloc[-1])
+        return pd.read_csv(run / "info" / "bench_t0_s0_session_df_train.csv")
 
 
 def time_learn(model, frames: int) -> float:

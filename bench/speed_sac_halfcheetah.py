@@ -13,10 +13,8 @@ falls in the first learning rows.
 import argparse
 import json
 import math
-import tempfile
-from pathlib import Path
 
-import pandas as pd
+import harness
 
 from slm_lab import ROOT
 
@@ -27,27 +25,19 @@ START = 5_000  # random actions before the first gradient step
 LOG_FREQUENCY = 1_000
 
 
-def spec(frames: int, device: str, compiled: bool) -> dict:
+def spec(compiled: bool) -> dict:
     raw = json.loads(SPEC_FILE.read_text())["sac_mujoco"]
     algo = raw["agent"]["algorithm"]
     algo.update(training_frequency=1, training_iter=1, training_start_step=START)
-    raw["agent"]["net"].update(gpu=device == "cuda", compile=compiled)
-    raw["env"].update(name=ENV, num_envs=1, max_frame=frames)
-    raw["meta"].update(max_session=1, log_frequency=LOG_FREQUENCY, eval_frequency=frames)
+    raw["agent"]["net"]["compile"] = compiled
+    raw["env"].update(name=ENV, num_envs=1)
+    raw["meta"].update(max_session=1, log_frequency=LOG_FREQUENCY, eval_frequency=10**9)
     return raw
 
 
 def rates(frames: int, device: str, compiled: bool) -> tuple[float, float]:
     """frames/s over the whole run, and over the rows after the warm-up (learning only)."""
-    from slm_lab.experiment.run import start
-    from slm_lab.spec.validate import validate
-
-    full, _ = validate(spec(frames, device, compiled))
-    full["name"] = "sac_halfcheetah"
-    with tempfile.TemporaryDirectory() as tmp:
-        start(full, SPEC_FILE, "train", False, "WARNING", Path(tmp))
-        (run,) = Path(tmp).iterdir()
-        df = pd.read_csv(run / "info" / "sac_halfcheetah_t0_s0_session_df_train.csv")
+    df = harness.train_table(spec(compiled), None, frames, device)
     last = df.iloc[-1]
     whole = float(last["frame"] / last["wall_t"])
     learning = df[df["frame"] > START + LOG_FREQUENCY]
