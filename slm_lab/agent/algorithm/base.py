@@ -159,7 +159,7 @@ class Algorithm(Stateful):
         for params in groups:
             for p in params:
                 p.grad = None
-        loss.backward()
+        net_util.backward(loss)
         norms = [net_util.grad_norm(params) for params in groups]
         found = [n for n in norms if n is not None]
         if found:  # read at log rows only: no device sync here

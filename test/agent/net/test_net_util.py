@@ -206,3 +206,43 @@ def test_torch_refusing_a_scheduler_argument_is_a_spec_error():
 def test_losses_by_name_with_their_arguments(loss_spec: dict, expected: list[float]):
     loss = net_util.make_loss(net_spec(loss_spec=loss_spec)["loss_spec"], "agent.net.loss_spec")
     assert loss(torch.tensor([0.5, 3.0]), torch.zeros(2)).tolist() == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "loss_spec",
+    [
+        {"name": "MSELoss"},
+        {"name": "L1Loss"},
+        {"name": "SmoothL1Loss", "beta": 0.5},
+        {"name": "SmoothL1Loss", "beta": 0.0},
+        {"name": "HuberLoss", "delta": 2.0},
+        {"name": "BCEWithLogitsLoss"},
+    ],
+)
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_direct_losses_equal_torch_nn_in_values_and_gradients(loss_spec: dict, reduction: str):
+    spec = net_spec(loss_spec=loss_spec)["loss_spec"]
+    fast = net_util.make_loss(spec, "agent.net.loss_spec", reduction)
+    args = {k: v for k, v in loss_spec.items() if k != "name"}
+    slow = getattr(torch.nn, loss_spec["name"])(reduction=reduction, **args)
+    torch.manual_seed(0)
+    x, target = torch.randn(8, 3, requires_grad=True), torch.rand(8, 3)
+    grads = []
+    for fn in (fast, slow):
+        out = fn(x, target)
+        (grad,) = torch.autograd.grad(out.sum(), x)
+        grads.append((out.detach(), grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
+def test_backward_equals_tensor_backward():
+    torch.manual_seed(0)
+    nets = [torch.nn.Linear(3, 2) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    x = torch.randn(5, 3)
+    nets[0](x).pow(2).mean().backward()
+    net_util.backward(nets[1](x).pow(2).mean())
+    for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
+        assert torch.equal(a.grad, b.grad)
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        net_util.backward(x.sum())
