@@ -55,9 +55,9 @@ class VanillaDQN(QLearner, OffPolicy):
         """The batch loss, and each transition's TD error when prioritized replay needs it
         (`wants_td`; with or without importance-sampling weights)."""
         q, q_next = self.q_values(batch)
-        with torch.no_grad():
+        with torch.no_grad():  # rsub: `1.0 - t` would go through Tensor.__rsub__'s Python
             target = torch.addcmul(
-                batch["reward"], 1.0 - batch["terminated"], q_next, value=self.gamma
+                batch["reward"], torch.rsub(batch["terminated"], 1.0), q_next, value=self.gamma
             )
         td = (target - q).detach() if self.wants_td else None
         if "weight" not in batch:
