@@ -36,6 +36,9 @@ EVAL_SEED_OFFSET = 1_000_003  # eval envs draw seeds apart from the training env
 MODEL_WRITE_INTERVAL_S = 60.0  # model files are rewritten at most this often, and at the end
 CKPT_COST_RATIO = 50  # a checkpoint waits 50x its last write time: under 2% of the run
 GRAPH_COST_RATIO = 50  # so do the HTML graphs
+# the first HTML graph waits for this much training (its first write, plotly's import
+# included, costs about 0.5 s): a shorter run's graphs are written at its end
+GRAPH_FIRST_S = 30.0
 
 
 def seed_everything(seed: int) -> None:
@@ -109,7 +112,7 @@ class Session(Stateful):
         self.evals, self.last_eval = 0, 0
         self.stats: dict[str, float] = {}  # the algorithm's report at the last log row
         self.keep_replay = checkpoint.keeps_replay(self.agent.memory, meta)
-        self.next_ckpt_t = self.next_graph_t = 0.0
+        self.next_ckpt_t, self.next_graph_t = 0.0, GRAPH_FIRST_S
         self.saved = self.load_checkpoint() if ctx.resume else None
         upto = self.clock.frame if self.saved is not None else None
         self.train_table = Table(self.paths.table(index, "train"), upto)

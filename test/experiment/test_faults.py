@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from slm_lab.experiment import checkpoint, footprint, run
+from slm_lab.experiment import analysis, checkpoint, footprint, run, session
 from slm_lab.lib import util
 from slm_lab.lib.errors import DiskFull, ResourceError
 from slm_lab.spec.validate import validate
@@ -79,6 +79,7 @@ def test_a_full_disk_stops_the_run_and_keeps_its_last_checkpoint(
     kind: str, tmp_path: Path, monkeypatch, capfd
 ):
     picks, nth = KINDS[kind]
+    monkeypatch.setattr(session, "GRAPH_FIRST_S", 0.0)  # graphs from the first row, as long runs
     fill_at(monkeypatch, picks, nth)
     with pytest.raises(DiskFull) as caught:
         start(small_run(), tmp_path)
@@ -136,3 +137,22 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_any_folder(tmp_path: 
     assert message.startswith("meta.max_session: the run needs about")
     assert "and 1 B are available: 2 sessions at once x" in message
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("first_s", [session.GRAPH_FIRST_S, 0.0])
+def test_a_short_run_writes_its_graphs_at_its_end(first_s: float, tmp_path: Path, monkeypatch):
+    """The first HTML graph waits for GRAPH_FIRST_S of training: a run shorter than that gets
+    its graphs at its end only (with 0, from the first row on: the check can fail)."""
+    monkeypatch.setattr(session, "GRAPH_FIRST_S", first_s)
+    rows_at_graph = []
+    real = analysis.write_session_graph
+
+    def spy(paths, spec, index):
+        rows_at_graph.append(len(pd.read_csv(paths.table(index, "train"))))
+        return real(paths, spec, index)
+
+    monkeypatch.setattr(analysis, "write_session_graph", spy)
+    run_dir, _ = start(small_run(), tmp_path)
+    rows = len(table_frames(run_dir))
+    assert rows == MAX_FRAME // LOG_FREQUENCY and rows_at_graph[-1] == rows
+    assert (min(rows_at_graph) == rows) == (first_s > 0)
