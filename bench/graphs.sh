@@ -61,15 +61,15 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
   plot "Acrobot-v1, the original's specs and ours" "DQN,DDQN+PER,A2C,PPO,SAC (ours)" \
     "$o/dqn_boltzmann_acrobot_arc_2026_12_02_143332" "$o/ddqn_per_acrobot_arc_2026_12_02_173202" \
     "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929" \
-    sac_acrobot_2026_12_02_172136
+    sac_acrobot_2026_12_02_195728
   plot "LunarLander-v3, DQN family, the original's specs and ours" \
     "DQN (original's spec),DQN (ours),DDQN+PER (original's spec),DDQN+PER (ours)" \
     "$o/dqn_concat_lunar_arc_2026_12_02_170253" dqn_lunar_2026_12_02_173249 \
     "$o/ddqn_per_concat_lunar_arc_2026_12_02_181258" ddqn_per_lunar_2026_12_02_175036
   plot "Pendulum-v1, the original's specs and ours" \
-    "A2C (original's spec),PPO (original's spec),PPO (ours)" \
+    "A2C (original's spec),PPO (original's spec),PPO (ours),CrossQ (ours)" \
     "$o/a2c_gae_pendulum_arc_2026_12_02_134158" "$o/ppo_pendulum_arc_2026_12_02_133606" \
-    ppo_pendulum_2026_12_02_135640
+    ppo_pendulum_2026_12_02_135640 crossq_pendulum_2026_12_02_195727
   plot "LunarLander-v3, the original's specs and ours" \
     "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours)" \
     "$o/a2c_gae_lunar_arc_2026_12_02_134833" a2c_gae_lunar_2026_12_02_142544 \
@@ -82,6 +82,8 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
     ppo_mujoco_1env_halfcheetah_2026_12_02_140512
   plot "Hopper-v5, PPO one env" "ppo_mujoco_1env (2 sessions)" \
     ppo_mujoco_1env_hopper_2026_12_02_142309
+  plot "HalfCheetah-v5, SAC 300k frames" "sac_mujoco (1 session)" \
+    sac_mujoco_halfcheetah_2026_12_02_210657
 }
 
 case "${1:-both}" in
