@@ -55,7 +55,7 @@ class VanillaDQN(QLearner, OffPolicy):
         """The batch loss, and each transition's TD error when prioritized replay needs it
         (`wants_td`; with or without importance-sampling weights)."""
         q, q_next = self.q_values(batch)
-        with torch.no_grad():  # rsub: `1.0 - t` would go through Tensor.__rsub__'s Python
+        with torch.no_grad():  # torch.rsub: `1.0 - t` runs Tensor.__rsub__'s Python wrapper
             target = torch.addcmul(
                 batch["reward"], torch.rsub(batch["terminated"], 1.0), q_next, value=self.gamma
             )

@@ -11,9 +11,9 @@ In evaluation, the running statistics alone.
 
 Computed on fused kernels: batch norm's statistics kernel for the (detached) batch statistics
 (on the CPU far faster than `var_mean` across a batch, and without the normalised output that
-`native_batch_norm` would also compute), then one `batch_norm` with the corrections folded into its affine weight and bias, since
-w ((x - mu_B) / sigma_B r + d) + b = batch_norm(x; weight w r, bias w d + b). Inputs are (N, C)
-or (N, C, ...) with features in dimension 1.
+`native_batch_norm` would also compute), then one `batch_norm` with the corrections folded into
+its affine weight and bias, since w ((x - mu_B) / sigma_B r + d) + b = batch_norm(x; weight w r,
+bias w d + b). Inputs are (N, C) or (N, C, ...) with features in dimension 1.
 """
 
 import torch
