@@ -56,3 +56,24 @@ def test_atari_specs_record_the_literature_preprocessing():
         "vectorization_mode": "native",
     }
     assert {k: env[k] for k in expected} == expected
+
+
+ORIGINAL = Path(__file__).parents[1] / "fixtures" / "original-specs"
+# shipped specs that are the original's, converted (their rows cite the original spec's run)
+ADOPTED = [
+    ("crossq/crossq_acrobot.json", "benchmark/crossq/crossq_classic.yaml:crossq_acrobot"),
+    ("crossq/crossq_lunar.json", "benchmark/crossq/crossq_box2d.yaml:crossq_lunar"),
+    (
+        "crossq/crossq_lunar_continuous.json",
+        "benchmark/crossq/crossq_box2d.yaml:crossq_lunar_continuous",
+    ),
+    ("sac/sac_lunar.json", "benchmark_arc/sac/sac_box2d_arc.yaml:sac_lunar_arc"),
+]
+
+
+@pytest.mark.parametrize(("shipped", "original"), ADOPTED, ids=[s for s, _ in ADOPTED])
+def test_adopted_spec_means_the_originals(shipped: str, original: str):
+    file, name = original.split(":")
+    ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
+    theirs = load_spec(str(ORIGINAL / file), name).spec
+    assert {**ours, "name": name} == theirs
