@@ -38,6 +38,14 @@ def diverged(when: str) -> NonFiniteLoss:
     )
 
 
+def bellman(
+    reward: torch.Tensor, terminated: torch.Tensor, next_v: torch.Tensor, gamma: float
+) -> torch.Tensor:
+    """The one-step target r + gamma (1 - terminated) V(s'), in two kernels (`1.0 - t` would run
+    Tensor.__rsub__'s Python wrapper)."""
+    return torch.addcmul(reward, torch.rsub(terminated, 1.0), next_v, value=gamma)
+
+
 class Algorithm(Stateful):
     learns = True  # False: no memory, no training (Random)
     rollout: int | None = None  # on-policy: what one rollout holds (see OnPolicy)

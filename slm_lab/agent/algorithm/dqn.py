@@ -16,7 +16,7 @@ one ensemble pass on a GPU (agent/net/ensemble.py), a batched matmul per layer.
 
 import torch
 
-from slm_lab.agent.algorithm.base import OffPolicy, TargetNets
+from slm_lab.agent.algorithm.base import OffPolicy, TargetNets, bellman
 from slm_lab.agent.algorithm.q_learner import QLearner
 from slm_lab.agent.net import net_util
 from slm_lab.agent.net.ensemble import Ensemble, on_gpu
@@ -55,10 +55,8 @@ class VanillaDQN(QLearner, OffPolicy):
         """The batch loss, and each transition's TD error when prioritized replay needs it
         (`wants_td`; with or without importance-sampling weights)."""
         q, q_next = self.q_values(batch)
-        with torch.no_grad():  # torch.rsub: `1.0 - t` runs Tensor.__rsub__'s Python wrapper
-            target = torch.addcmul(
-                batch["reward"], torch.rsub(batch["terminated"], 1.0), q_next, value=self.gamma
-            )
+        with torch.no_grad():
+            target = bellman(batch["reward"], batch["terminated"], q_next, self.gamma)
         td = (target - q).detach() if self.wants_td else None
         if "weight" not in batch:
             return self.mean_loss_fn(q, target), td

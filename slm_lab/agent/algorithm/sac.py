@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from slm_lab.agent.algorithm.base import OffPolicy, TargetNets
+from slm_lab.agent.algorithm.base import OffPolicy, TargetNets, bellman
 from slm_lab.agent.algorithm.temperature import Temperature, migrate
 from slm_lab.agent.net import build_net, net_util
 from slm_lab.agent.net.ensemble import joint
@@ -180,7 +180,7 @@ class SoftActorCritic(OffPolicy):
         return self.pick(self.acting(self.to_tensor(obs)), explore).cpu().numpy()
 
     def td_target(self, batch: dict[str, torch.Tensor], next_v: torch.Tensor) -> torch.Tensor:
-        return batch["reward"] + self.gamma * (1.0 - batch["terminated"]) * next_v
+        return bellman(batch["reward"], batch["terminated"], next_v, self.gamma)
 
     def weighted(self, batch: dict, q: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Both critics' loss, q (2, N) against the targets (N,) (on symlog values with

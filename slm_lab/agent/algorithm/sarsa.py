@@ -6,7 +6,7 @@ drawn from the current policy at s', which has the same expectation.
 
 import torch
 
-from slm_lab.agent.algorithm.base import OnPolicy
+from slm_lab.agent.algorithm.base import OnPolicy, bellman
 from slm_lab.agent.algorithm.q_learner import QLearner
 
 NO_ACTION = -1  # the next action is not in the batch
@@ -53,5 +53,5 @@ class SARSA(QLearner, OnPolicy):
             next_action = data["next_action"]
             next_action = torch.where(next_action == NO_ACTION, drawn, next_action)
             q_next = q_next_all.gather(-1, next_action.long().unsqueeze(-1)).squeeze(-1)
-            target = data["reward"] + self.gamma * (1.0 - data["terminated"]) * q_next
+            target = bellman(data["reward"], data["terminated"], q_next, self.gamma)
         return self.loss_fn(q, target).mean()

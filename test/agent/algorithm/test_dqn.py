@@ -6,6 +6,7 @@ import torch
 
 from slm_lab.agent import Agent
 from slm_lab.agent.algorithm import policy
+from slm_lab.agent.algorithm.base import bellman
 from slm_lab.agent.algorithm.sarsa import NO_ACTION, transitions
 from slm_lab.agent.net.ensemble import Ensemble
 from slm_lab.env.vec_env import VecEnv
@@ -271,3 +272,12 @@ def test_the_gradient_norm_resumes_with_the_checkpoint():
     older, _ = make(tiny_dqn())
     older.algorithm.load_state_dict(state)
     assert older.algorithm.grad_norm is None
+
+
+def test_bellman_target_stops_at_termination():
+    reward = torch.tensor([1.0, -2.0, 0.5])
+    terminated = torch.tensor([0.0, 1.0, 0.0])
+    next_v = torch.tensor([10.0, 10.0, -4.0])
+    target = bellman(reward, terminated, next_v, 0.9)
+    assert torch.equal(target, reward + 0.9 * (1.0 - terminated) * next_v)
+    assert target.tolist() == pytest.approx([10.0, -2.0, -3.1])
