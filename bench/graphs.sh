@@ -58,10 +58,15 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
     "$o/ddqn_per_boltzmann_cartpole_arc_2026_12_02_182038" \
     "$o/../is_weights/ddqn_per_boltzmann_cartpole_arc_2026_12_02_163945" \
     ddqn_per_cartpole_2026_12_02_165014
-  plot "Acrobot-v1, the original's specs and ours" "DQN,DDQN+PER,A2C,PPO,SAC (ours)" \
+  plot "CartPole-v1, SAC and CrossQ, the original's specs and ours" \
+    "SAC (original's spec; 2 sessions),CrossQ (original's spec),CrossQ (ours)" \
+    "$o/sac_cartpole_arc_2026_12_03_004556" "$o/crossq_cartpole_2026_12_03_004307" \
+    crossq_cartpole_2026_12_02_183800
+  plot "Acrobot-v1, the original's specs and ours" \
+    "DQN,DDQN+PER,A2C,PPO,SAC (ours),CrossQ (original's spec; 2 sessions)" \
     "$o/dqn_boltzmann_acrobot_arc_2026_12_02_143332" "$o/ddqn_per_acrobot_arc_2026_12_02_173202" \
     "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929" \
-    sac_acrobot_2026_12_02_195728
+    sac_acrobot_2026_12_02_195728 "$o/crossq_acrobot_2026_12_03_013923"
   plot "LunarLander-v3, DQN family, the original's specs and ours" \
     "DQN (original's spec),DQN (ours),DDQN+PER (original's spec),DDQN+PER (ours)" \
     "$o/dqn_concat_lunar_arc_2026_12_02_170253" dqn_lunar_2026_12_02_173249 \
