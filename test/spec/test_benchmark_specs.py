@@ -9,6 +9,7 @@ import pytest
 from slm_lab.experiment.run import preflight
 from slm_lab.spec.loader import load_spec
 from slm_lab.spec.space import samplers
+from test.conftest import FIXTURES
 
 BENCHMARK = Path(__file__).parents[2] / "slm_lab" / "spec" / "benchmark"
 FILES = sorted(BENCHMARK.glob("*/*.json"))
@@ -58,7 +59,6 @@ def test_atari_specs_record_the_literature_preprocessing():
     assert {k: env[k] for k in expected} == expected
 
 
-ORIGINAL = Path(__file__).parents[1] / "fixtures" / "original-specs"
 # shipped specs that are the original's, converted (their rows cite the original spec's run)
 ADOPTED = [
     ("crossq/crossq_acrobot.json", "benchmark/crossq/crossq_classic.yaml:crossq_acrobot"),
@@ -75,5 +75,5 @@ ADOPTED = [
 def test_adopted_spec_means_the_originals(shipped: str, original: str):
     file, name = original.split(":")
     ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
-    theirs = load_spec(str(ORIGINAL / file), name).spec
+    theirs = load_spec(str(FIXTURES / file), name).spec
     assert {**ours, "name": name} == theirs
