@@ -68,6 +68,10 @@ ADOPTED = [
         "benchmark/crossq/crossq_box2d.yaml:crossq_lunar_continuous",
     ),
     ("sac/sac_lunar.json", "benchmark_arc/sac/sac_box2d_arc.yaml:sac_lunar_arc"),
+    (
+        "sac/sac_lunar_continuous.json",
+        "benchmark_arc/sac/sac_box2d_arc.yaml:sac_lunar_continuous_arc",
+    ),
 ]
 
 
