@@ -80,15 +80,18 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
     "$o/a2c_gae_lunar_arc_2026_12_02_134833" a2c_gae_lunar_2026_12_02_142544 \
     "$o/ppo_lunar_arc_2026_12_02_134425" ppo_lunar_2026_12_02_141823
   plot "LunarLanderContinuous-v3, the original's specs and ours" \
-    "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours)" \
+    "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours),CrossQ (original's spec = ours; 2 sessions),SAC (original's spec = ours; 2 sessions)" \
     "$o/a2c_gae_lunar_continuous_arc_2026_12_02_135406" a2c_gae_lunar_continuous_2026_12_02_143003 \
-    "$o/ppo_lunar_continuous_arc_2026_12_02_135056" ppo_lunar_continuous_2026_12_02_141216
+    "$o/ppo_lunar_continuous_arc_2026_12_02_135056" ppo_lunar_continuous_2026_12_02_141216 \
+    "$o/crossq_lunar_continuous_2026_12_03_062805" "$o/sac_lunar_continuous_arc_2026_12_03_071140"
   plot "HalfCheetah-v5, PPO one env" "ppo_mujoco_1env (2 sessions)" \
     ppo_mujoco_1env_halfcheetah_2026_12_02_140512
   plot "Hopper-v5, PPO one env" "ppo_mujoco_1env (2 sessions)" \
     ppo_mujoco_1env_hopper_2026_12_02_142309
   plot "HalfCheetah-v5, SAC 300k frames" "sac_mujoco (1 session)" \
     sac_mujoco_halfcheetah_2026_12_02_210657
+  plot "Hopper-v5, SAC 300k frames" "sac_mujoco (1 session)" \
+    sac_mujoco_hopper_2026_12_03_062805
 }
 
 case "${1:-both}" in
