@@ -72,13 +72,15 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
     "$o/dqn_concat_lunar_arc_2026_12_02_170253" dqn_lunar_2026_12_02_173249 \
     "$o/ddqn_per_concat_lunar_arc_2026_12_02_181258" ddqn_per_lunar_2026_12_02_175036
   plot "Pendulum-v1, the original's specs and ours" \
-    "A2C (original's spec),PPO (original's spec),PPO (ours),CrossQ (ours)" \
+    "A2C (original's spec),PPO (original's spec),PPO (ours),CrossQ (ours),SAC (original's spec; 2 sessions)" \
     "$o/a2c_gae_pendulum_arc_2026_12_02_134158" "$o/ppo_pendulum_arc_2026_12_02_133606" \
-    ppo_pendulum_2026_12_02_135640 crossq_pendulum_2026_12_02_195727
+    ppo_pendulum_2026_12_02_135640 crossq_pendulum_2026_12_02_195727 \
+    "$o/sac_pendulum_arc_2026_12_03_074743"
   plot "LunarLander-v3, the original's specs and ours" \
-    "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours)" \
+    "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours),SAC (original's spec = ours; 2 sessions),CrossQ (original's spec = ours; 2 sessions)" \
     "$o/a2c_gae_lunar_arc_2026_12_02_134833" a2c_gae_lunar_2026_12_02_142544 \
-    "$o/ppo_lunar_arc_2026_12_02_134425" ppo_lunar_2026_12_02_141823
+    "$o/ppo_lunar_arc_2026_12_02_134425" ppo_lunar_2026_12_02_141823 \
+    "$o/sac_lunar_arc_2026_12_03_085902" "$o/crossq_lunar_2026_12_03_085904"
   plot "LunarLanderContinuous-v3, the original's specs and ours" \
     "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours),CrossQ (original's spec = ours; 2 sessions),SAC (original's spec = ours; 2 sessions)" \
     "$o/a2c_gae_lunar_continuous_arc_2026_12_02_135406" a2c_gae_lunar_continuous_2026_12_02_143003 \
