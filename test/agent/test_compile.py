@@ -76,6 +76,12 @@ def tiny_crossq() -> dict:
     return raw
 
 
+def tiny_discrete_crossq() -> dict:
+    raw = tiny_crossq()
+    raw["env"]["name"] = "CartPole-v1"  # its actor reads Q(s, .) kept by the critics' step
+    return raw
+
+
 def pair(raw: dict):
     """An eager agent and a compiled one built from the same seed (same weights, targets and
     temperature), and the eager one's env."""
@@ -117,6 +123,7 @@ def ppo_args(agent, env) -> dict[str, tuple]:
     [
         (tiny_sac, off_policy_args),
         (tiny_crossq, off_policy_args),
+        (tiny_discrete_crossq, off_policy_args),
         (tiny_dqn, off_policy_args),
         (tiny_ppo, ppo_args),
     ],

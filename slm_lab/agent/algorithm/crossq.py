@@ -5,8 +5,9 @@ gets it on its input and after every hidden layer, with `brn_warmup_steps` of wa
 critic (TorchArcNet, as the original's specs write them) places its BatchRenorm1d layers itself.
 The critics evaluate (s, a) and (s', a') in one joint
 forward pass, so both halves share the batch statistics; y = r + gamma (1 - terminated) V(s')
-takes V(s') from that same pass, as SAC's soft value of the online critics. The actor is judged
-by the critics in evaluation mode (their running statistics).
+takes V(s') from that same pass, as SAC's soft value of the online critics. A continuous actor
+is judged by the critics in evaluation mode (their running statistics); a discrete one by the
+Q(s, .) of that joint pass, before the critics' step (the original's rule for each).
 """
 
 import torch
@@ -108,5 +109,11 @@ class DiscreteCrossQ(CrossQ, DiscreteSAC):
         q, q_next = self.critics(x).chunk(2, dim=1)
         with torch.no_grad():
             target = self.td_target(batch, self.soft_value(q_next.mean(0), next_logp))
+            self.judged = q.mean(0)  # the actor's Q(s, .), as the original
         q = self.q_taken(q, action)
         return self.weighted(batch, q, target), (target - q[0]).detach()
+
+    def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """As the original: Q(s, .) from the critic step's joint pass on the same batch (batch
+        statistics, before that step), where continuous actions need a pass of their own."""
+        return self.policy_loss(obs, self.judged)

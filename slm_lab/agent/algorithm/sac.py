@@ -317,12 +317,15 @@ class DiscreteSAC(SoftActorCritic):
         return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The policy loss (with SD-SAC's entropy penalty) and the policy's exact entropy."""
+        with torch.no_grad():
+            q = self.critics(self.inputs(obs)).mean(0)
+        return self.policy_loss(obs, q)
+
+    def policy_loss(self, obs: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The policy loss against the critics' mean Q(s, .) (with SD-SAC's entropy penalty)
+        and the policy's exact entropy."""
         logp = self.policy(obs).log_softmax(-1)
         p = logp.exp()
-        with torch.no_grad():
-            x = self.inputs(obs)
-            q = self.critics(x).mean(0)
         loss = (p * (self.alpha * logp - q)).sum(-1).mean()
         entropy = -(p * logp).sum(-1)
         return loss + self.temperature.entropy_penalty(entropy), entropy.detach()

@@ -1,6 +1,7 @@
 """SAC and CrossQ: the tanh correction, the temperature's direction, exact discrete
 expectations, polyak targets, CrossQ's joint batch, batch renormalisation."""
 
+import copy
 import math
 
 import numpy as np
@@ -127,6 +128,10 @@ def crossq_spec() -> dict:
     return raw
 
 
+def brn_layers(algo) -> list:
+    return [m for m in algo.nets["q1"].modules() if hasattr(m, "warmup_steps")]
+
+
 def test_crossq_evaluates_current_and_next_in_one_batch():
     agent, env = make(crossq_spec())
     algo = agent.algorithm
@@ -151,6 +156,32 @@ def test_crossq_actor_loss_uses_running_statistics():
     algo.actor_loss(torch.ones(BATCH, 3))
     assert brn.count == 0 and torch.equal(brn.running_mean, before)  # evaluation mode
     assert algo.nets["q1"].training  # back in training mode after
+
+
+def test_discrete_crossq_actor_reads_the_critic_steps_joint_pass():
+    """As the original: a discrete CrossQ actor is judged by the mean Q(s, .) of the critic
+    step's joint pass (batch statistics, before the step), with no pass of its own."""
+    raw = crossq_spec()
+    raw["env"]["name"] = "CartPole-v1"
+    agent, env = make(raw)
+    algo = agent.algorithm
+    collect(agent, env, 40)
+    batch = agent.memory.sample()
+    states = {name: copy.deepcopy(algo.nets[name].state_dict()) for name in ("q1", "q2")}
+    algo.critic_loss(batch)
+    judged, counts = algo.judged, [b.count for b in brn_layers(algo)]
+    loss, entropy = algo.actor_loss(batch["obs"])
+    assert [b.count for b in brn_layers(algo)] == counts  # the actor made no critic pass
+    for name, state in states.items():  # the critics as they were before the step
+        algo.nets[name].load_state_dict(state)
+    x = torch.cat([algo.inputs(batch["obs"]), algo.inputs(batch["next_obs"])])
+    with torch.no_grad():
+        q = algo.critics(x)[:, : len(batch["obs"])].mean(0)  # train mode: batch statistics
+    torch.testing.assert_close(judged, q)
+    logp = algo.policy(batch["obs"]).log_softmax(-1)
+    expected = (logp.exp() * (algo.alpha * logp - q)).sum(-1).mean()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert entropy.shape == (len(batch["obs"]),)
 
 
 def test_discrete_target_and_actor_use_the_mean_of_the_critics():
