@@ -9,7 +9,8 @@ Off-policy cadence (base.OffPolicy): every `training_frequency` frames from
 2. every `policy_delay` batches, the actor: E_{a ~ pi}[alpha log pi(a|s) - min_i Q_i(s, a)], and
    in the same optimizer step the temperature: log alpha (H - target_entropy), which raises
    alpha when the entropy H falls short of its target (temperature.py has its options);
-3. the target critics move towards the online ones.
+3. with the actor's step, the target critics move towards the online ones (as the original
+   and TD3: with a `policy_delay`, every `policy_delay` batches).
 With `symlog`, the critics' loss compares symlog(Q) with symlog(y) (DreamerV3's compression);
 with `spectral_norm`, each critic's penultimate linear layer is spectrally normalised.
 Continuous actions are tanh-squashed Gaussians, log pi(a|s) = log N(u) - sum log(1 - tanh(u)^2);
@@ -199,7 +200,7 @@ class SoftActorCritic(OffPolicy):
         if self.updates % self.delay == 0:
             actor_loss, entropy = self.actor_loss(batch["obs"])
             self.update_actor(actor_loss, entropy)
-        self.update_targets()
+            self.update_targets()
         return td
 
     def update_actor(self, actor_loss: torch.Tensor, entropy: torch.Tensor) -> None:

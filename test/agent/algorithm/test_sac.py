@@ -104,6 +104,23 @@ def test_sac_trains_critics_actor_and_polyak_targets():
         torch.testing.assert_close(p_target, 0.5 * before + 0.5 * p_online.detach())
 
 
+def test_targets_move_with_the_delayed_actor_step():
+    """As the original and TD3: with policy_delay 2, the actor and the target critics step on
+    every second critic step only."""
+    raw = tiny_sac()
+    raw["agent"]["algorithm"]["policy_delay"] = 2
+    agent, env = make(raw)
+    algo = agent.algorithm
+    collect(agent, env, 40)
+    targets, actor = algo.target_nets.nets[0], algo.nets["actor"]
+    for step, moves in ((1, False), (2, True)):
+        before = [p.clone() for p in (*targets.parameters(), *actor.parameters())]
+        algo.train(agent.memory.sample())
+        after = [*targets.parameters(), *actor.parameters()]
+        changed = [not torch.equal(a, b) for a, b in zip(before, after, strict=True)]
+        assert any(changed) == moves, f"critic step {step}"
+
+
 def test_random_actions_before_training_start():
     agent, env = make(tiny_sac())
     obs = env.reset(seed=0)
