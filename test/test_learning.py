@@ -61,3 +61,9 @@ def one_env(spec: dict) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sac_pendulum_learns(tmp_path: Path, seed: int):
     assert best_return(tmp_path, "sac", "sac_pendulum", 25_000, seed, one_env) > PENDULUM_BAR
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_discrete_crossq_cartpole_learns(tmp_path: Path, seed: int):
+    assert best_return(tmp_path, "crossq", "crossq_cartpole", 30_000, seed) >= SOLVED

@@ -78,7 +78,8 @@ class CrossQ(SoftActorCritic):
         """No target nets."""
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The critics judge the actor with their running statistics (evaluation mode)."""
+        """The critics judge the actor with their running statistics (evaluation mode); the
+        discrete variant overrides this with the joint pass's Q(s, .)."""
         for name in CRITICS:
             self.nets[name].eval()
         try:
