@@ -67,6 +67,7 @@ ADOPTED = [
         "crossq/crossq_lunar_continuous.json",
         "benchmark/crossq/crossq_box2d.yaml:crossq_lunar_continuous",
     ),
+    ("sac/sac_acrobot.json", "benchmark_arc/sac/sac_classic_arc.yaml:sac_acrobot_arc"),
     ("sac/sac_lunar.json", "benchmark_arc/sac/sac_box2d_arc.yaml:sac_lunar_arc"),
     (
         "sac/sac_lunar_continuous.json",
