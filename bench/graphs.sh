@@ -63,19 +63,20 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
     "$o/sac_cartpole_arc_2026_12_03_004556" "$o/crossq_cartpole_2026_12_03_004307" \
     crossq_cartpole_2026_12_02_183800
   plot "Acrobot-v1, the original's specs and ours" \
-    "DQN,DDQN+PER,A2C,PPO,SAC (ours),CrossQ (original's spec; 2 sessions)" \
+    "DQN,DDQN+PER,A2C,PPO,SAC (ours before; 64x64),SAC (original's spec = ours; 2 sessions),CrossQ (original's spec = ours; 2 sessions)" \
     "$o/dqn_boltzmann_acrobot_arc_2026_12_02_143332" "$o/ddqn_per_acrobot_arc_2026_12_02_173202" \
     "$o/a2c_gae_acrobot_arc_2026_12_02_133338" "$o/ppo_acrobot_arc_2026_12_02_132929" \
-    sac_acrobot_2026_12_02_195728 "$o/crossq_acrobot_2026_12_03_013923"
+    sac_acrobot_2026_12_02_195728 "$o/sac_acrobot_arc_2026_12_03_115709" \
+    "$o/crossq_acrobot_2026_12_03_013923"
   plot "LunarLander-v3, DQN family, the original's specs and ours" \
     "DQN (original's spec),DQN (ours),DDQN+PER (original's spec),DDQN+PER (ours)" \
     "$o/dqn_concat_lunar_arc_2026_12_02_170253" dqn_lunar_2026_12_02_173249 \
     "$o/ddqn_per_concat_lunar_arc_2026_12_02_181258" ddqn_per_lunar_2026_12_02_175036
   plot "Pendulum-v1, the original's specs and ours" \
-    "A2C (original's spec),PPO (original's spec),PPO (ours),CrossQ (ours),SAC (original's spec; 2 sessions)" \
+    "A2C (original's spec),PPO (original's spec),PPO (ours),CrossQ (ours),CrossQ (original's spec; 2 sessions),SAC (original's spec; 2 sessions)" \
     "$o/a2c_gae_pendulum_arc_2026_12_02_134158" "$o/ppo_pendulum_arc_2026_12_02_133606" \
     ppo_pendulum_2026_12_02_135640 crossq_pendulum_2026_12_02_195727 \
-    "$o/sac_pendulum_arc_2026_12_03_074743"
+    "$o/crossq_pendulum_2026_12_03_103503" "$o/sac_pendulum_arc_2026_12_03_074743"
   plot "LunarLander-v3, the original's specs and ours" \
     "A2C (original's spec),A2C (ours),PPO (original's spec),PPO (ours),SAC (original's spec = ours; 2 sessions),CrossQ (original's spec = ours; 2 sessions)" \
     "$o/a2c_gae_lunar_arc_2026_12_02_134833" a2c_gae_lunar_2026_12_02_142544 \
