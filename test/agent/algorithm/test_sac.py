@@ -12,6 +12,7 @@ from slm_lab.agent import Agent
 from slm_lab.agent.algorithm.sac import tanh_log_det
 from slm_lab.env.vec_env import VecEnv
 from slm_lab.lib.errors import SpecError
+from test.agent.algorithm.test_crossq import brn_layers
 from test.conftest import make_agent as make
 from test.conftest import tiny_sac
 
@@ -145,10 +146,6 @@ def crossq_spec() -> dict:
     return raw
 
 
-def brn_layers(algo) -> list:
-    return [m for m in algo.nets["q1"].modules() if hasattr(m, "warmup_steps")]
-
-
 def test_crossq_evaluates_current_and_next_in_one_batch():
     agent, env = make(crossq_spec())
     algo = agent.algorithm
@@ -186,9 +183,9 @@ def test_discrete_crossq_actor_reads_the_critic_steps_joint_pass():
     batch = agent.memory.sample()
     states = {name: copy.deepcopy(algo.nets[name].state_dict()) for name in ("q1", "q2")}
     algo.critic_loss(batch)
-    judged, counts = algo.judged, [b.count for b in brn_layers(algo)]
+    judged, counts = algo.judged, [b.count for b in brn_layers(algo.nets["q1"])]
     loss, entropy = algo.actor_loss(batch["obs"])
-    assert [b.count for b in brn_layers(algo)] == counts  # the actor made no critic pass
+    assert [b.count for b in brn_layers(algo.nets["q1"])] == counts  # the actor made no critic pass
     for name, state in states.items():  # the critics as they were before the step
         algo.nets[name].load_state_dict(state)
     x = torch.cat([algo.inputs(batch["obs"]), algo.inputs(batch["next_obs"])])
