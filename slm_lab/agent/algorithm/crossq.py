@@ -77,9 +77,10 @@ class CrossQ(SoftActorCritic):
     def attached(self) -> None:
         """No target nets."""
 
+
+class ContinuousCrossQ(CrossQ, ContinuousSAC):
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The critics judge the actor with their running statistics (evaluation mode); the
-        discrete variant overrides this with the joint pass's Q(s, .)."""
+        """The critics judge the actor with their running statistics (evaluation mode)."""
         for name in CRITICS:
             self.nets[name].eval()
         try:
@@ -88,8 +89,6 @@ class CrossQ(SoftActorCritic):
             for name in CRITICS:
                 self.nets[name].train()
 
-
-class ContinuousCrossQ(CrossQ, ContinuousSAC):
     def critic_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         obs, next_obs, action = batch["obs"], batch["next_obs"], batch["action"]
         with torch.no_grad():
@@ -110,11 +109,6 @@ class DiscreteCrossQ(CrossQ, DiscreteSAC):
         q, q_next = self.critics(x).chunk(2, dim=1)
         with torch.no_grad():
             target = self.td_target(batch, self.soft_value(q_next.mean(0), next_logp))
-            self.judged = q.mean(0)  # the actor's Q(s, .), as the original
+            self.judged = q.mean(0)  # the actor's Q(s, .) (batch statistics), as the original
         q = self.q_taken(q, action)
         return self.weighted(batch, q, target), (target - q[0]).detach()
-
-    def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """As the original: Q(s, .) from the critic step's joint pass on the same batch (batch
-        statistics, before that step), where continuous actions need a pass of their own."""
-        return self.policy_loss(obs, self.judged)

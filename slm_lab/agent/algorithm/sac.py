@@ -314,13 +314,15 @@ class DiscreteSAC(SoftActorCritic):
             x = self.inputs(batch["next_obs"])
             q_next = self.targets(x).mean(0)  # SD-SAC: the mean, not the min
             target = self.td_target(batch, self.soft_value(q_next, next_logp))
-        q = self.q_taken(self.critics(self.inputs(batch["obs"])), batch["action"])
+        q = self.critics(self.inputs(batch["obs"]))
+        self.judged = q.detach().mean(0)  # the actor's Q(s, .): this pass, as the original
+        q = self.q_taken(q, batch["action"])
         return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        with torch.no_grad():
-            q = self.critics(self.inputs(obs)).mean(0)
-        return self.policy_loss(obs, q)
+        """As the original: the actor is judged by the critics' mean Q(s, .) from the critic
+        step's pass on the same batch (before that step), with no pass of its own."""
+        return self.policy_loss(obs, self.judged)
 
     def policy_loss(self, obs: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The policy loss against the critics' mean Q(s, .) (with SD-SAC's entropy penalty)

@@ -198,6 +198,24 @@ def test_discrete_crossq_actor_reads_the_critic_steps_joint_pass():
     assert entropy.shape == (len(batch["obs"]),)
 
 
+def test_discrete_sac_actor_reads_the_critic_steps_pass():
+    """As the original: a discrete SAC actor is judged by the critics' mean Q(s, .) from the
+    critic step's pass on the same batch, taken before that step, with no pass of its own."""
+    agent, env = make(tiny_sac(env="CartPole-v1"))
+    algo = agent.algorithm
+    collect(agent, env, 40)
+    batch = agent.memory.sample()
+    with torch.no_grad():
+        before = algo.critics(algo.inputs(batch["obs"])).mean(0)
+    calls = []
+    critics = algo.critics
+    algo.critics = lambda x: calls.append(len(x)) or critics(x)
+    algo.updates = algo.delay - 1  # this step also steps the actor
+    algo.train(batch)
+    assert calls == [len(batch["obs"])]  # one critic pass: the critic step's
+    torch.testing.assert_close(algo.judged, before)
+
+
 def test_discrete_target_and_actor_use_the_mean_of_the_critics():
     """SD-SAC, as the original lab: discrete SAC's TD target and policy loss average the two
     critics instead of taking their minimum."""
@@ -205,7 +223,9 @@ def test_discrete_target_and_actor_use_the_mean_of_the_critics():
     algo = agent.algorithm
     obs = torch.zeros((1, 4))
     q = torch.tensor([[[1.0, 4.0]], [[2.0, 3.0]]])  # two critics, one state, two actions
-    algo.critics = lambda x: q  # the critics' outputs fixed by hand
+    algo.critics = algo.targets = lambda x: q  # the critics' outputs fixed by hand
+    one = {"obs": obs, "next_obs": obs, "action": torch.zeros(1)}
+    algo.critic_loss({**one, "reward": torch.zeros(1), "terminated": torch.zeros(1)})
     logp = algo.policy(obs).log_softmax(-1)
     p, alpha = logp.exp(), algo.alpha
     loss, _ = algo.actor_loss(obs)
