@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # The graphs of docs/BENCHMARKS.md: `slm-lab plot` over the benchmark run folders (the runs that
 # gave each table row), PNGs copied into docs/graphs/. Run folders are named by their start time:
-# edit the names below after new benchmark runs.
-#   bash bench/graphs.sh [shipped|original]   (both by default; RUNS=bench/results/data,
+# edit the names below after new benchmark runs. The folders of runs before 2026-12-03 15:00 went
+# with a reset of the work machine: their PNGs in docs/graphs stay as drawn, and `rerun` draws the
+# runs made since.
+#   bash bench/graphs.sh [shipped|original|rerun]   (all by default; RUNS=bench/results/data,
 #                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-bench/results/data}
 ORIGINAL=${ORIGINAL:-bench/results/original/data}
 OUT=$(mktemp -d)
-mkdir -p docs/graphs
+mkdir -p docs/graphs "$RUNS"  # ORIGINAL is reached through RUNS
 
 plot() {  # plot TITLE LEGENDS RUN...
   local title=$1 legends=$2
@@ -97,10 +99,18 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
     sac_mujoco_hopper_2026_12_03_062805
 }
 
-case "${1:-both}" in
+rerun() {  # discrete CrossQ rerun after its actor took the original's rule (2026-12-03)
+  local o
+  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
+  plot "LunarLander-v3, CrossQ, the original's actor rule" \
+    "CrossQ (original's spec = ours; 2 sessions)" "$o/crossq_lunar_2026_12_03_152306"
+}
+
+case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
-  *) shipped; original ;;
+  rerun) rerun ;;
+  *) shipped; original; rerun ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
