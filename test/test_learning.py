@@ -34,13 +34,13 @@ def test_ppo_cartpole_learns(tmp_path: Path, seed: int):
     assert best_return(tmp_path, "ppo", "ppo_cartpole", 100_000, seed) >= SOLVED
 
 
-CARTPOLE_BAR = 150.0  # learnt: far above a random policy (about 22), short of solved
+DQN_BAR = 150.0
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_dqn_cartpole_learns(tmp_path: Path, seed: int):
-    assert best_return(tmp_path, "dqn", "dqn_cartpole", 60_000, seed) >= CARTPOLE_BAR
+    assert best_return(tmp_path, "dqn", "dqn_cartpole", 60_000, seed) >= DQN_BAR
 
 
 @pytest.mark.slow
@@ -67,9 +67,3 @@ def test_sac_pendulum_learns(tmp_path: Path, seed: int):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_discrete_crossq_cartpole_learns(tmp_path: Path, seed: int):
     assert best_return(tmp_path, "crossq", "crossq_cartpole", 30_000, seed) >= SOLVED
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_discrete_sac_cartpole_learns(tmp_path: Path, seed: int):
-    assert best_return(tmp_path, "sac", "sac_cartpole", 30_000, seed, one_env) >= CARTPOLE_BAR
