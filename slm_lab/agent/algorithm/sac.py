@@ -320,13 +320,10 @@ class DiscreteSAC(SoftActorCritic):
         return self.weighted(batch, q, target), (target - q[0]).detach()
 
     def actor_loss(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """As the original: the actor is judged by the critics' mean Q(s, .) from the critic
-        step's pass on the same batch (before that step), with no pass of its own."""
-        return self.policy_loss(obs, self.judged)
-
-    def policy_loss(self, obs: torch.Tensor, q: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The policy loss against the critics' mean Q(s, .) (with SD-SAC's entropy penalty)
-        and the policy's exact entropy."""
+        """The policy loss (with SD-SAC's entropy penalty) and the policy's exact entropy. As the
+        original, the actor is judged by the critics' mean Q(s, .) from the critic step's pass on
+        the same batch (before that step), with no pass of its own."""
+        q = self.judged
         logp = self.policy(obs).log_softmax(-1)
         p = logp.exp()
         loss = (p * (self.alpha * logp - q)).sum(-1).mean()
