@@ -92,6 +92,7 @@ def test_render_before_or_after_run(tmp_path: Path, before: bool):
     assert "rendering env 0 of CartPole-v1" in result.stderr
 
 
+@pytest.mark.slow  # a full CLI run: the slow step, to keep the default run well under 10 minutes
 def test_parallel_sessions_with_rigorous_eval(tmp_path: Path):
     spec = tiny_ppo(max_frame=2500, max_session=2, rigorous_eval=1, eval_frequency=1000)
     path = write_spec(tmp_path, {"two": spec})

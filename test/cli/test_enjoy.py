@@ -29,6 +29,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     return cwd, run
 
 
+@pytest.mark.slow  # shares the module's training run: slow step
 def test_enjoy_records_a_video_and_leaves_the_run_alone(trained):
     cwd, run = trained
     before = digest(run)
@@ -50,6 +51,7 @@ def test_enjoy_records_a_video_and_leaves_the_run_alone(trained):
     assert metrics["video_frames"] == sum(metrics["returns"]) + 1
 
 
+@pytest.mark.slow  # shares the module's training run: slow step
 def test_enjoy_latest_picks_the_newest_training_run(trained):
     cwd, run = trained
     result = run_cli("run", "spec.json", "tiny", "enjoy@latest", "--episodes", "1", cwd=cwd)
@@ -90,6 +92,7 @@ def test_best_session_is_the_highest_score_and_nan_never_wins(tmp_path: Path):
     assert best_session(paths) == 3
 
 
+@pytest.mark.slow  # shares the module's training run: slow step
 def test_enjoy_refuses_a_corrupt_model_file_by_name(trained, tmp_path: Path):
     import shutil
 

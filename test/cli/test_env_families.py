@@ -55,7 +55,7 @@ CASES = {
 }
 
 
-SLOW = ("ppo_atari", "dqn_atari")  # a Nature CNN learning on 2 CPU cores: 20-40 s each
+SLOW = ("ppo_atari", "dqn_atari", "sac_mujoco")  # Nature CNNs and 256x256 SAC nets: 15-40 s each
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,7 @@ def resume_argv(stderr: str) -> list[str]:
     return shlex.split(last.split(" with: slm-lab ", 1)[1])
 
 
+@pytest.mark.slow  # a full CLI run: the slow step, to keep the default run well under 10 minutes
 def test_a_killed_session_is_named_the_others_finish_and_train_at_resumes_it(
     tmp_path: Path, monkeypatch
 ):

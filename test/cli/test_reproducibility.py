@@ -20,9 +20,8 @@ def tables(cwd: Path, name: str) -> list[pd.DataFrame]:
     return out
 
 
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=pytest.mark.slow) if n != "ppo" else n for n in BUILDERS]
-)  # PPO in the default run; the off-policy pair (about 25 s each) in the slow one
+@pytest.mark.slow  # two full CLI runs each (15-25 s): the slow step
+@pytest.mark.parametrize("name", BUILDERS)
 def test_same_seed_gives_identical_tables(tmp_path: Path, name: str):
     raw = BUILDERS[name]()
     raw["meta"]["random_seed"] = SEED

@@ -4,6 +4,7 @@ with the same seeded run left alone: every column but the clock's, as text."""
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -137,14 +138,23 @@ def test_sigterm_to_a_two_session_trial_then_resume(tmp_path: Path):
     check_resume(tmp_path, raw, "sac", signal.SIGTERM, group=False)
 
 
-@pytest.fixture
-def finished(tmp_path: Path) -> tuple[Path, Path]:
-    """A finished tiny seeded run: its spec file and run folder."""
-    path = write_spec(tmp_path, {"ppo": tiny_ppo(max_frame=1000, random_seed=2)})
-    result = run_cli("run", str(path), "ppo", "train", cwd=tmp_path)
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding a finished tiny seeded run and its spec file, trained once."""
+    cwd = tmp_path_factory.mktemp("trained")
+    path = write_spec(cwd, {"ppo": tiny_ppo(max_frame=1000, random_seed=2)})
+    result = run_cli("run", str(path), "ppo", "train", cwd=cwd)
     assert result.returncode == 0, result.stderr[-2000:]
-    (run,) = run_dirs(tmp_path)
-    return path, run
+    return cwd
+
+
+@pytest.fixture
+def finished(trained: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the finished run for one test to change: its spec file and run folder."""
+    work = tmp_path / "work"
+    shutil.copytree(trained, work)
+    (run,) = run_dirs(work)
+    return work / "spec.json", run
 
 
 def refusal(result: subprocess.CompletedProcess) -> str:

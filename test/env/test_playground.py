@@ -112,6 +112,7 @@ def refused(result: subprocess.CompletedProcess, cwd: Path) -> str:
     return lines[-1]
 
 
+@pytest.mark.slow  # a CLI run with the package hidden, about 10 s: slow step
 def test_without_the_group_a_playground_spec_is_refused_naming_the_install(tmp_path: Path):
     path = write_spec(tmp_path, {"pg": playground_spec()})
     result = run_cli("run", str(path), "pg", "train", cwd=tmp_path, **hidden_package(tmp_path))

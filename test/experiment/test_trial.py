@@ -20,6 +20,7 @@ from test.experiment.crash_env import CRASH_ID, FULL_ID, FULL_PATH, FULL_STEP
 CHECKPOINT_WAIT_S = 120
 
 
+@pytest.mark.slow  # a full CLI run: the slow step, to keep the default run well under 10 minutes
 def test_crashed_session_keeps_the_others(tmp_path: Path):
     raw = tiny_ppo(max_frame=400, max_session=2, log_frequency=100)
     raw["env"].update(name=f"test.experiment.crash_env:{CRASH_ID}", num_envs=1)
