@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The graphs of docs/BENCHMARKS.md: `slm-lab plot` over the benchmark run folders (the runs that
 # gave each table row), PNGs copied into docs/graphs/. Run folders are named by their start time:
-# edit the names below after new benchmark runs. The folders of runs before 2026-12-03 15:00 went
-# with a reset of the work machine: their PNGs in docs/graphs stay as drawn, and `rerun` draws the
-# runs made since.
-#   bash bench/graphs.sh [shipped|original|rerun]   (all by default; RUNS=bench/results/data,
+# edit the names below after new benchmark runs. Run folders do not outlive a reset of the work
+# machine (one came between work sessions on 2026-12-03 at 15:00 and one at 18:20): the PNGs in
+# docs/graphs stay as drawn, and each section below names the folders of one stretch of work
+# (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since).
+#   bash bench/graphs.sh [shipped|original|rerun|evening]   (all by default; RUNS=bench/results/data,
 #                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -106,11 +107,19 @@ rerun() {  # discrete CrossQ rerun after its actor took the original's rule (202
     "CrossQ (original's spec = ours; 2 sessions)" "$o/crossq_lunar_2026_12_03_152306"
 }
 
+evening() {  # discrete CrossQ on the original's actor rule, 2026-12-03 evening
+  local o
+  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
+  plot "CartPole-v1, CrossQ, the original's actor rule" \
+    "CrossQ (original's spec)" "$o/crossq_cartpole_2026_12_03_182413"
+}
+
 case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
   rerun) rerun ;;
-  *) shipped; original; rerun ;;
+  evening) evening ;;
+  *) shipped; original; rerun; evening ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
