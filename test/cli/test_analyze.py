@@ -42,7 +42,8 @@ def read_metrics(run: Path) -> dict[str, dict]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Path]:
-    """Two finished seeded runs: PPO with 2 sessions, DDQN+PER with 1."""
+    """Two finished seeded runs: PPO with 2 sessions, DDQN+PER with 1 (about 40 s: the tests on
+    them are in the slow step)."""
     cwd = tmp_path_factory.mktemp("runs")
     specs = {
         "ppo": tiny_ppo(max_frame=3000, max_session=SESSIONS, random_seed=4),
@@ -57,7 +58,7 @@ def runs(tmp_path_factory) -> dict[str, Path]:
     return out
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_a_run_leaves_graphs_of_its_sessions_and_trial(runs: dict[str, Path]):
     graph = runs["ppo"] / "graph"
     for stem in ("ppo_t0_s0_session_graph", "ppo_t0_s1_session_graph", "ppo_t0_trial_graph"):
@@ -73,7 +74,7 @@ def test_a_run_leaves_graphs_of_its_sessions_and_trial(runs: dict[str, Path]):
     assert session[0]["name"] == "return" and values(session[0]["x"]) == table["frame"].tolist()
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 @NEEDS_CHROME
 def test_pngs_at_the_end_of_sessions_and_trial(runs: dict[str, Path]):
     graph = runs["ppo"] / "graph"
@@ -82,7 +83,7 @@ def test_pngs_at_the_end_of_sessions_and_trial(runs: dict[str, Path]):
     assert png_size(graph / "ppo_t0_trial_graph.png") == (viz.WIDTH, viz.HEIGHT + 260)
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_analyze_rebuilds_the_stored_metrics_and_graphs(runs: dict[str, Path], tmp_path: Path):
     copy = tmp_path / runs["ppo"].name
     shutil.copytree(runs["ppo"], copy)
@@ -105,7 +106,7 @@ def test_analyze_rebuilds_the_stored_metrics_and_graphs(runs: dict[str, Path], t
         assert png_size(copy / "graph" / "ppo_t0_trial_graph.png") == (viz.WIDTH, viz.HEIGHT + 260)
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_analyze_without_a_browser_says_how_to_get_one(runs: dict[str, Path], tmp_path: Path):
     copy = tmp_path / runs["dqn"].name
     shutil.copytree(runs["dqn"], copy)
@@ -129,7 +130,7 @@ def test_analyze_refuses_what_is_not_a_run(tmp_path: Path):
     assert result.returncode == 2 and "is not a run folder" in result.stderr
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_plot_two_runs_on_one_graph(runs: dict[str, Path], tmp_path: Path):
     folders = f"{runs['ppo']},{runs['dqn']}"
     args = ("plot", "-f", folders, "-t", "CartPole-v1 tiny", "-o", "out")
@@ -155,7 +156,7 @@ def test_plot_two_runs_on_one_graph(runs: dict[str, Path], tmp_path: Path):
     ]
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_plot_the_original_way(runs: dict[str, Path], tmp_path: Path):
     """Bare folder names in -d, --output, --no-legend: the original's command line."""
     data = tmp_path / "mine"
@@ -176,7 +177,7 @@ def test_plot_the_original_way(runs: dict[str, Path], tmp_path: Path):
     assert listed.returncode == 0 and runs["dqn"].name in listed.stdout
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_plot_refusals_are_one_line(runs: dict[str, Path], tmp_path: Path):
     result = run_cli("plot", "-f", str(runs["ppo"]), "-l", "a,b", "-o", "out", cwd=tmp_path)
     assert result.returncode == 2 and result.stderr.strip().endswith("2 legends for 1 folders")
@@ -188,7 +189,7 @@ def test_plot_refusals_are_one_line(runs: dict[str, Path], tmp_path: Path):
     assert not (tmp_path / "data").exists()
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_plot_list_tells_finished_from_unfinished(runs: dict[str, Path], tmp_path: Path):
     data = tmp_path / "data"
     for run in runs.values():
@@ -207,7 +208,7 @@ def test_plot_list_tells_finished_from_unfinished(runs: dict[str, Path], tmp_pat
     assert len(rows) == 2
 
 
-@pytest.mark.slow  # shares the module's two CLI runs (about 40 s): slow step
+@pytest.mark.slow
 def test_tensorboard_scalars_read_back(runs: dict[str, Path]):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

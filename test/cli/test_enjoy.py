@@ -21,6 +21,7 @@ def digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory) -> tuple[Path, Path]:
+    """A finished 2-session run (the tests on it are in the slow step)."""
     cwd = tmp_path_factory.mktemp("enjoy")
     path = write_spec(cwd, {"tiny": tiny_ppo(max_frame=3000, max_session=2)})
     result = run_cli("run", str(path), "tiny", "train", cwd=cwd)
@@ -29,7 +30,7 @@ def trained(tmp_path_factory) -> tuple[Path, Path]:
     return cwd, run
 
 
-@pytest.mark.slow  # shares the module's training run: slow step
+@pytest.mark.slow
 def test_enjoy_records_a_video_and_leaves_the_run_alone(trained):
     cwd, run = trained
     before = digest(run)
@@ -51,7 +52,7 @@ def test_enjoy_records_a_video_and_leaves_the_run_alone(trained):
     assert metrics["video_frames"] == sum(metrics["returns"]) + 1
 
 
-@pytest.mark.slow  # shares the module's training run: slow step
+@pytest.mark.slow
 def test_enjoy_latest_picks_the_newest_training_run(trained):
     cwd, run = trained
     result = run_cli("run", "spec.json", "tiny", "enjoy@latest", "--episodes", "1", cwd=cwd)
@@ -92,7 +93,7 @@ def test_best_session_is_the_highest_score_and_nan_never_wins(tmp_path: Path):
     assert best_session(paths) == 3
 
 
-@pytest.mark.slow  # shares the module's training run: slow step
+@pytest.mark.slow
 def test_enjoy_refuses_a_corrupt_model_file_by_name(trained, tmp_path: Path):
     import shutil
 

@@ -9,6 +9,10 @@ import pytest
 from test.conftest import run_cli, run_dirs, tiny_ppo, write_spec
 from test.lib.hub_store import TOKEN, HubServer
 
+# every test shares one pushed training run: the slow step (CI's minimal install also pushes,
+# lists and pulls against the same Hub stand-in)
+pytestmark = pytest.mark.slow
+
 REPO = "me/runs"
 
 
@@ -50,7 +54,6 @@ def pushed(tmp_path_factory: pytest.TempPathFactory, hub: HubServer) -> tuple[Pa
     return work, run, env
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 def test_upload_hf_pushes_the_run_without_resume_state(pushed, hub: HubServer):
     _, run, _ = pushed
     commit = hub.store.commits[0]
@@ -70,7 +73,6 @@ def test_upload_hf_pushes_the_run_without_resume_state(pushed, hub: HubServer):
     assert not (run / "README.md").exists()  # the card is made for the upload only
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 def test_the_readme_card_names_score_and_reproduce_command(pushed, hub: HubServer):
     work, run, _ = pushed
     readme = (hub.store.repo(REPO) / "data" / run.name / "README.md").read_text()
@@ -82,7 +84,6 @@ def test_the_readme_card_names_score_and_reproduce_command(pushed, hub: HubServe
     assert "[Trial graph](graph/tiny_t0_trial_graph.html)" in readme  # no PNG in this run
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 def test_push_with_resume_sends_the_checkpoints_to_another_repo(pushed, hub: HubServer):
     work, run, env = pushed
     result = run_cli("push", str(run), "--repo", "me/other", "--with-resume", cwd=work, **env)
@@ -96,7 +97,6 @@ def test_push_with_resume_sends_the_checkpoints_to_another_repo(pushed, hub: Hub
     assert {f"data/{run.name}/model/tiny_t0_s{s}_resume.pt" for s in (0, 1)} <= set(paths)
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 def test_list_and_pull_restore_the_folder_byte_for_byte(pushed, hub: HubServer, tmp_path: Path):
     _, run, env = pushed
     listed = run_cli("list", cwd=tmp_path, **env)
@@ -125,7 +125,6 @@ def test_list_and_pull_restore_the_folder_byte_for_byte(pushed, hub: HubServer, 
     assert f"{run.name}: already in data, skipped" in again.stderr
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 def test_env_file_supplies_what_the_environment_lacks(pushed, hub: HubServer, tmp_path: Path):
     """A .env in the working directory is read (export lines too), never over the environment."""
     _, run, env = pushed
@@ -141,7 +140,6 @@ def test_env_file_supplies_what_the_environment_lacks(pushed, hub: HubServer, tm
     assert hub.store.commits[-1]["repo"] == "me/fromenv"
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 @pytest.mark.parametrize(
     ("args", "env_change", "code", "message"),
     [
@@ -179,7 +177,6 @@ def test_hub_errors_are_one_line_and_touch_nothing(
     assert digests(run) == before and len(hub.store.commits) == commits
 
 
-@pytest.mark.slow  # shares the module's pushed run: slow step (CI's minimal install pushes and pulls too)
 def test_a_server_error_is_retried(pushed, hub: HubServer):
     work, run, env = pushed
     hub.store.fail_next = 1
