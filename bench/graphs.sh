@@ -112,6 +112,8 @@ evening() {  # discrete CrossQ on the original's actor rule, 2026-12-03 evening
   o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
   plot "CartPole-v1, CrossQ, the original's actor rule" \
     "CrossQ (original's spec)" "$o/crossq_cartpole_2026_12_03_182413"
+  plot "Acrobot-v1, CrossQ, the original's actor rule" \
+    "CrossQ (original's spec = ours; 2 sessions)" "$o/crossq_acrobot_2026_12_03_193143"
 }
 
 case "${1:-all}" in
