@@ -34,8 +34,16 @@ STOP_GRACE_S = 60.0  # time an interrupted session gets to save before it is kil
 POLL_S = 0.5  # how often a trial waiting on its sessions looks for a stop request
 
 
+def thread_cap() -> int | None:
+    """OMP_NUM_THREADS where it is set to a positive count: the most threads a session takes
+    (for runs sharing the cores, as two trials side by side or parallel test workers)."""
+    value = os.environ.get("OMP_NUM_THREADS", "")
+    return int(value) if value.isdigit() and int(value) > 0 else None
+
+
 def set_threads(agent_nets: dict, threads: int) -> None:
     params = sum(p.numel() for net in agent_nets.values() for p in net.parameters())
+    threads = min(threads, thread_cap() or threads)
     torch.set_num_threads(1 if params < SMALL_NET_PARAMS else threads)
 
 

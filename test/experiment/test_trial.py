@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from slm_lab.experiment import checkpoint, context, trial
 from slm_lab.experiment.run import start
@@ -98,3 +99,20 @@ def test_a_session_out_of_space_stops_the_trial_as_sigterm_does(tmp_path: Path, 
     assert frame == e.checkpoints[0] > 0
     assert "Session 0 stopped by SIGTERM" in (run / "log" / "full_t0_s0.log").read_text()
     assert not (run / "full_t0_trial_metrics_scalar.json").exists()
+
+
+@pytest.mark.parametrize(("omp", "small", "big"), [(None, 1, 2), ("1", 1, 1), ("0", 1, 2)])
+def test_torch_threads_follow_net_size_capped_by_omp_num_threads(monkeypatch, omp, small, big):
+    """One thread for a net under 100k parameters, the session's share of the cores above, no
+    more than OMP_NUM_THREADS where it is set to a count."""
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    if omp is not None:
+        monkeypatch.setenv("OMP_NUM_THREADS", omp)
+    before = torch.get_num_threads()
+    try:
+        trial.set_threads({"net": torch.nn.Linear(10, 10)}, 2)
+        assert torch.get_num_threads() == small
+        trial.set_threads({"net": torch.nn.Linear(400, 400)}, 2)  # 160,400 parameters
+        assert torch.get_num_threads() == big
+    finally:
+        torch.set_num_threads(before)
