@@ -12,6 +12,10 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 # PNG export starts a browser (about 2.5 s a run): off here, on in the tests of graphs (PNG=1)
 os.environ.setdefault("SLM_LAB_PNG", "0")
 PNG = {"SLM_LAB_PNG": "1"}
+# parallel test workers (pytest-xdist) share the cores: each session takes its share of threads,
+# not all of them (torch threads oversubscribed on busy cores spin and run many times slower)
+if workers := int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0")):
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // workers)))
 
 TEST_DIR = Path(__file__).parent
 REPO = TEST_DIR.parent

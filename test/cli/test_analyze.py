@@ -15,6 +15,8 @@ from slm_lab.lib import viz
 from test.conftest import PNG, run_cli, run_dirs, tiny_dqn, tiny_ppo, write_spec
 from test.lib.test_viz import NEEDS_CHROME, png_size
 
+pytestmark = pytest.mark.xdist_group("analyze")
+
 SESSIONS = 2
 GRAPH = "_multi_trial_graph_mean_returns_ma_vs_frames"  # the original's name of the plot graph
 METRICS = "*_metrics_scalar.json"

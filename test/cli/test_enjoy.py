@@ -10,6 +10,8 @@ import pytest
 
 from test.conftest import run_cli, run_dirs, tiny_ppo, write_spec
 
+pytestmark = pytest.mark.xdist_group("enjoy")
+
 
 def digest(folder: Path) -> dict[str, str]:
     return {

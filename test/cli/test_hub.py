@@ -11,7 +11,7 @@ from test.lib.hub_store import TOKEN, HubServer
 
 # every test shares one pushed training run: the slow step (CI's minimal install also pushes,
 # lists and pulls against the same Hub stand-in)
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
 
 REPO = "me/runs"
 

@@ -13,6 +13,8 @@ import pytest
 
 from test.conftest import CLI, SPEC_DIR, run_cli, run_dirs, tiny_ppo, write_spec
 
+pytestmark = pytest.mark.xdist_group("original_cli")
+
 PHASES_SUMMED = 0.10  # the profile's phases add up to the loop's wall time within 10%
 
 

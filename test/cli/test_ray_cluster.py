@@ -21,6 +21,8 @@ import pytest
 from test.cli.test_search import search_spec
 from test.conftest import CLI, run_cli, run_dirs, write_spec
 
+pytestmark = pytest.mark.xdist_group("ray")
+
 WAIT_S = 240
 POLL_S = 0.2
 HEAD_CPUS = 2

@@ -16,6 +16,8 @@ import torch
 
 from test.conftest import CLI, run_cli, run_dirs, tiny_dqn, tiny_ppo, tiny_sac, write_spec
 
+pytestmark = pytest.mark.xdist_group("resume")
+
 CLOCK_COLUMNS = ["wall_t", "fps"]
 WAIT_S = 180
 ROWS_BEFORE_STOP = 4

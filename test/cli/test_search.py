@@ -14,6 +14,8 @@ import pytest
 
 from test.conftest import CLI, REPO, run_cli, run_dirs, tiny_ppo, write_spec
 
+pytestmark = pytest.mark.xdist_group("ray")
+
 MAX_FRAME = 12_000
 WAIT_S = 240
 
@@ -152,7 +154,7 @@ def test_ctrl_c_stops_the_search_and_search_at_resumes_it(tmp_path: Path):
     block = {"agent.net.optim_spec.lr__grid_search": [3e-3, 1e-3, 1e-2]}
     meta = {"max_session": 2, "search_resources": {"cpu": 2, "gpu": 0}}
     spec = search_spec(block, 1, **meta)
-    spec["env"]["max_frame"] = max_frame = 40_000
+    spec["env"]["max_frame"] = max_frame = 20_000
     path = write_spec(tmp_path, {"m": spec})
     proc = subprocess.Popen(
         [str(CLI), "run", str(path), "m", "search"],

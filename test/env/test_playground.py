@@ -17,6 +17,8 @@ from slm_lab.lib.errors import SpecError
 from slm_lab.spec import env_ids
 from test.conftest import REPO, env_spec, run_cli, run_dirs, write_spec
 
+pytestmark = pytest.mark.xdist_group("playground")
+
 HAS_PLAYGROUND = importlib.util.find_spec("mujoco_playground") is not None
 needs_playground = pytest.mark.skipif(
     not HAS_PLAYGROUND, reason="needs the playground group: uv sync --group playground"

@@ -13,6 +13,8 @@ from slm_lab.lib.errors import SpecError
 from slm_lab.spec import space
 from test.conftest import tiny_ppo
 
+pytestmark = pytest.mark.xdist_group("ray")
+
 
 def spec_with(block: dict) -> dict:
     spec = tiny_ppo()
