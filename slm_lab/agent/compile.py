@@ -22,6 +22,9 @@ class Compiled:
     def __init__(self, fn: Callable, name: str, mode: str | None) -> None:
         self.eager, self.name = fn, name
         self.fn: Callable | None = torch.compile(fn, mode=mode)
+        # CUDA graphs replay into the same output memory: a caller keeping an output past the
+        # next call (PPO's per-minibatch losses) would read the later one, so each is copied
+        self.copies = mode == "reduce-overhead"
         self.seconds: float | None = None  # the first call's compile time
 
     def __call__(self, *args):
@@ -42,10 +45,11 @@ class Compiled:
 
     def run(self, *args):
         try:
-            return self.fn(*args)
+            out = self.fn(*args)
         except Exception as e:  # a compile's or recompile's error: the eager function decides
             self.fall_back(e)
             return self.eager(*args)
+        return copied(out) if self.copies else out
 
     def fall_back(self, e: Exception) -> None:
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
@@ -54,6 +58,15 @@ class Compiled:
             "it runs eagerly from now on"
         )
         self.fn = None
+
+
+def copied(out):
+    """Tensors (alone or in a tuple) copied out of the memory a CUDA graph replays into."""
+    if isinstance(out, torch.Tensor):
+        return out.clone()
+    if isinstance(out, tuple):
+        return tuple(copied(o) for o in out)
+    return out
 
 
 def compile_algorithm(algo) -> list[Compiled]:

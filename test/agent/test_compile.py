@@ -40,6 +40,28 @@ def test_a_compile_failure_runs_eagerly_after_one_warning(monkeypatch):
     assert lines[0].startswith("torch.compile failed on f (RuntimeError: C++ compile error)")
 
 
+def graph_replay(fn, **_):
+    """A stand-in for a CUDA graph: every call writes its outputs into the same static memory."""
+    static = [torch.zeros(1), torch.zeros(1)]
+
+    def run(*args):
+        for buf, out in zip(static, fn(*args), strict=True):
+            buf.copy_(out)
+        return tuple(static)
+
+    return run
+
+
+@pytest.mark.parametrize(("mode", "kept"), [("reduce-overhead", [1.0, 2.0]), (None, [2.0, 4.0])])
+def test_outputs_of_cuda_graphs_outlive_the_next_call(monkeypatch, mode, kept):
+    """PPO keeps each minibatch's loss until its epochs end: under CUDA graphs
+    (`reduce-overhead`) the outputs are copied, so an earlier one is not the later replay's."""
+    monkeypatch.setattr(torch, "compile", graph_replay)
+    f = Compiled(lambda x: (x, 2 * x), "f", mode)
+    first, _ = f(torch.ones(1)), f(torch.full((1,), 2.0))
+    assert [t.item() for t in first] == kept
+
+
 def test_an_error_of_the_function_itself_still_raises(monkeypatch):
     monkeypatch.setattr(torch, "compile", lambda fn, **_: fn)
 
