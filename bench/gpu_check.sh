@@ -15,6 +15,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONUNBUFFERED=1
+export SLM_LAB_PNG=${SLM_LAB_PNG:-0}       # no browser needed for the runs' graphs
+export MUJOCO_GL=${MUJOCO_GL:-disable}     # training renders nothing (lent machines have no EGL)
 if [ -d .whl ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl
   export PYTHONPATH="/tmp/site:$PWD"
