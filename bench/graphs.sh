@@ -4,8 +4,9 @@
 # edit the names below after new benchmark runs. Run folders do not outlive a reset of the work
 # machine (one came between work sessions on 2026-12-03 at 15:00 and one at 18:20): the PNGs in
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
-# (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since).
-#   bash bench/graphs.sh [shipped|original|rerun|evening]   (all by default; RUNS=bench/results/data,
+# (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
+# 2026-12-04).
+#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04]   (all by default; RUNS=bench/results/data,
 #                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,12 +117,20 @@ evening() {  # discrete CrossQ on the original's actor rule, 2026-12-03 evening
     "CrossQ (original's spec = ours; 2 sessions)" "$o/crossq_acrobot_2026_12_03_193143"
 }
 
+dec04() {  # A2C LunarLander's new batches; discrete SAC and CrossQ on the original's actor rule
+  plot "LunarLander-v3, A2C, 16-step batches and RMSprop" "a2c_gae_lunar" \
+    a2c_gae_lunar_2026_12_04_111850
+  plot "CartPole-v1, SAC and CrossQ, the original's actor rule" "sac_cartpole,crossq_cartpole" \
+    sac_cartpole_2026_12_04_112231 crossq_cartpole_2026_12_04_105337
+}
+
 case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
   rerun) rerun ;;
   evening) evening ;;
-  *) shipped; original; rerun; evening ;;
+  dec04) dec04 ;;
+  *) shipped; original; rerun; evening; dec04 ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
