@@ -117,11 +117,12 @@ evening() {  # discrete CrossQ on the original's actor rule, 2026-12-03 evening
     "CrossQ (original's spec = ours; 2 sessions)" "$o/crossq_acrobot_2026_12_03_193143"
 }
 
-dec04() {  # A2C LunarLander's new batches; discrete SAC and CrossQ on the original's actor rule
+dec04() {  # A2C and DQN LunarLander's new batches; discrete SAC and CrossQ on the new actor rule
   plot "LunarLander-v3, A2C, 16-step batches and RMSprop" "a2c_gae_lunar" \
     a2c_gae_lunar_2026_12_04_111850
   plot "CartPole-v1, SAC and CrossQ, the original's actor rule" "sac_cartpole,crossq_cartpole" \
     sac_cartpole_2026_12_04_112231 crossq_cartpole_2026_12_04_105337
+  plot "LunarLander-v3, DQN, batches of 64" "dqn_lunar" dqn_lunar_2026_12_04_120031
 }
 
 case "${1:-all}" in
