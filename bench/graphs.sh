@@ -5,8 +5,8 @@
 # machine (one came between work sessions on 2026-12-03 at 15:00 and one at 18:20): the PNGs in
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
 # (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
-# 2026-12-04).
-#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04]   (all by default; RUNS=bench/results/data,
+# 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset).
+#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04|dec04pm]   (all by default; RUNS=bench/results/data,
 #                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -125,13 +125,21 @@ dec04() {  # A2C and DQN LunarLander's new batches; discrete SAC and CrossQ on t
   plot "LunarLander-v3, DQN, batches of 64" "dqn_lunar" dqn_lunar_2026_12_04_120031
 }
 
+dec04pm() {  # discrete SAC LunarLander (the original's spec) on the original's actor rule
+  local o
+  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
+  plot "LunarLander-v3, SAC, the original's actor rule" "sac_lunar_arc (2 sessions)" \
+    "$o/sac_lunar_arc_2026_12_04_134525"
+}
+
 case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
   rerun) rerun ;;
   evening) evening ;;
   dec04) dec04 ;;
-  *) shipped; original; rerun; evening; dec04 ;;
+  dec04pm) dec04pm ;;
+  *) shipped; original; rerun; evening; dec04; dec04pm ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
