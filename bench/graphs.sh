@@ -14,6 +14,7 @@ RUNS=${RUNS:-bench/results/data}
 ORIGINAL=${ORIGINAL:-bench/results/original/data}
 OUT=$(mktemp -d)
 mkdir -p docs/graphs "$RUNS"  # ORIGINAL is reached through RUNS
+o=$(realpath -m --relative-to="$RUNS" "$ORIGINAL")  # the original's runs, as plot names them
 
 plot() {  # plot TITLE LEGENDS RUN...
   local title=$1 legends=$2
@@ -50,8 +51,6 @@ plot "Pong (CPU, first 350k frames)" "PPO (1 session)" ppo_atari_pong_2026_11_26
 }
 
 original() {  # the original's spec files run here (bench/original.sh) beside our shipped specs
-  local o
-  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
   plot "CartPole-v1, the original's specs" "REINFORCE,SARSA,DQN,DDQN+PER,A2C,PPO" \
     "$o/reinforce_cartpole_arc_2026_12_02_132722" "$o/sarsa_boltzmann_cartpole_arc_2026_12_02_132756" \
     "$o/dqn_boltzmann_cartpole_arc_2026_12_02_145413" \
@@ -102,15 +101,11 @@ original() {  # the original's spec files run here (bench/original.sh) beside ou
 }
 
 rerun() {  # discrete CrossQ rerun after its actor took the original's rule (2026-12-03)
-  local o
-  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
   plot "LunarLander-v3, CrossQ, the original's actor rule" \
     "CrossQ (original's spec = ours; 2 sessions)" "$o/crossq_lunar_2026_12_03_152306"
 }
 
 evening() {  # discrete CrossQ on the original's actor rule, 2026-12-03 evening
-  local o
-  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
   plot "CartPole-v1, CrossQ, the original's actor rule" \
     "CrossQ (original's spec)" "$o/crossq_cartpole_2026_12_03_182413"
   plot "Acrobot-v1, CrossQ, the original's actor rule" \
@@ -126,8 +121,6 @@ dec04() {  # A2C and DQN LunarLander's new batches; discrete SAC and CrossQ on t
 }
 
 dec04pm() {  # discrete SAC LunarLander (the original's spec) on the original's actor rule
-  local o
-  o=$(realpath --relative-to="$RUNS" "$ORIGINAL")
   plot "LunarLander-v3, SAC, the original's actor rule" "sac_lunar_arc (2 sessions)" \
     "$o/sac_lunar_arc_2026_12_04_134525"
 }
