@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import pydash
 import pytest
 
 from slm_lab.experiment.run import preflight
@@ -62,7 +63,6 @@ def test_atari_specs_record_the_literature_preprocessing():
 # shipped specs that are the original's, converted (their rows cite the original spec's run)
 ADOPTED = [
     ("crossq/crossq_acrobot.json", "benchmark/crossq/crossq_classic.yaml:crossq_acrobot"),
-    ("crossq/crossq_lunar.json", "benchmark/crossq/crossq_box2d.yaml:crossq_lunar"),
     (
         "crossq/crossq_lunar_continuous.json",
         "benchmark/crossq/crossq_box2d.yaml:crossq_lunar_continuous",
@@ -81,4 +81,31 @@ def test_adopted_spec_means_the_originals(shipped: str, original: str):
     file, name = original.split(":")
     ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
     theirs = load_spec(str(FIXTURES / file), name).spec
+    assert {**ours, "name": name} == theirs
+
+
+# shipped specs that are the original's but for the named keys (their rows say why)
+CHANGED = [
+    (
+        "crossq/crossq_lunar.json",
+        "benchmark/crossq/crossq_box2d.yaml:crossq_lunar",
+        {
+            "agent.algorithm.training_iter": 2,
+            "agent.net.optim_spec.betas": [0.5, 0.999],
+            "agent.critic_net.optim_spec.betas": [0.5, 0.999],
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize(("shipped", "original", "changes"), CHANGED, ids=[s for s, *_ in CHANGED])
+def test_changed_spec_differs_from_the_originals_only_where_named(
+    shipped: str, original: str, changes: dict
+):
+    file, name = original.split(":")
+    ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
+    theirs = load_spec(str(FIXTURES / file), name).spec
+    assert all(pydash.get(theirs, path) != value for path, value in changes.items())
+    for path, value in changes.items():
+        pydash.set_(theirs, path, value)
     assert {**ours, "name": name} == theirs
