@@ -5,8 +5,9 @@
 # machine (one came between work sessions on 2026-12-03 at 15:00 and one at 18:20): the PNGs in
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
 # (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
-# 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset).
-#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04|dec04pm]   (all by default; RUNS=bench/results/data,
+# 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset; `dec04eve`: its
+# evening; EXPLORE=bench/results/explore/data: copies of specs run with `slm-lab run`).
+#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04|dec04pm|dec04eve]   (all by default; RUNS=bench/results/data,
 #                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,6 +16,7 @@ ORIGINAL=${ORIGINAL:-bench/results/original/data}
 OUT=$(mktemp -d)
 mkdir -p docs/graphs "$RUNS"  # ORIGINAL is reached through RUNS
 o=$(realpath -m --relative-to="$RUNS" "$ORIGINAL")  # the original's runs, as plot names them
+x=$(realpath -m --relative-to="$RUNS" "${EXPLORE:-bench/results/explore/data}")  # spec copies' runs
 
 plot() {  # plot TITLE LEGENDS RUN...
   local title=$1 legends=$2
@@ -125,6 +127,13 @@ dec04pm() {  # discrete SAC LunarLander (the original's spec) on the original's 
     "$o/sac_lunar_arc_2026_12_04_134525"
 }
 
+dec04eve() {  # SAC Acrobot (the original's spec) on the original's actor rule; crossq_lunar's new steps
+  plot "Acrobot-v1, SAC, the original's actor rule" "sac_acrobot_arc (2 sessions)" \
+    "$o/sac_acrobot_arc_2026_12_04_154726"
+  plot "LunarLander-v3, CrossQ, a step per 4 frames" "crossq_lunar (ours)" \
+    "$x/crossq_lunar_it2b_2026_12_04_154725"
+}
+
 case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
@@ -132,7 +141,8 @@ case "${1:-all}" in
   evening) evening ;;
   dec04) dec04 ;;
   dec04pm) dec04pm ;;
-  *) shipped; original; rerun; evening; dec04; dec04pm ;;
+  dec04eve) dec04eve ;;
+  *) shipped; original; rerun; evening; dec04; dec04pm; dec04eve ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
