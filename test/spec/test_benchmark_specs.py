@@ -60,6 +60,14 @@ def test_atari_specs_record_the_literature_preprocessing():
     assert {k: env[k] for k in expected} == expected
 
 
+def both_specs(shipped: str, original: str) -> tuple[dict, dict]:
+    """A shipped spec (named as the original's) and the original's `FILE:NAME`, both loaded."""
+    file, name = original.split(":")
+    ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
+    theirs = load_spec(str(FIXTURES / file), name).spec
+    return {**ours, "name": name}, theirs
+
+
 # shipped specs that are the original's, converted (their rows cite the original spec's run)
 ADOPTED = [
     ("crossq/crossq_acrobot.json", "benchmark/crossq/crossq_classic.yaml:crossq_acrobot"),
@@ -78,10 +86,8 @@ ADOPTED = [
 
 @pytest.mark.parametrize(("shipped", "original"), ADOPTED, ids=[s for s, _ in ADOPTED])
 def test_adopted_spec_means_the_originals(shipped: str, original: str):
-    file, name = original.split(":")
-    ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
-    theirs = load_spec(str(FIXTURES / file), name).spec
-    assert {**ours, "name": name} == theirs
+    ours, theirs = both_specs(shipped, original)
+    assert ours == theirs
 
 
 # shipped specs that are the original's but for the named keys (their rows say why)
@@ -102,10 +108,8 @@ CHANGED = [
 def test_changed_spec_differs_from_the_originals_only_where_named(
     shipped: str, original: str, changes: dict
 ):
-    file, name = original.split(":")
-    ours = load_spec(str(BENCHMARK / shipped), Path(shipped).stem, strict=True).spec
-    theirs = load_spec(str(FIXTURES / file), name).spec
+    ours, theirs = both_specs(shipped, original)
     assert all(pydash.get(theirs, path) != value for path, value in changes.items())
     for path, value in changes.items():
         pydash.set_(theirs, path, value)
-    assert {**ours, "name": name} == theirs
+    assert ours == theirs
