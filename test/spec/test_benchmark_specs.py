@@ -90,7 +90,7 @@ def test_adopted_spec_means_the_originals(shipped: str, original: str):
     assert ours == theirs
 
 
-# shipped specs that are the original's but for the named keys (their rows say why)
+# shipped specs that are the original's but for the named keys (their rows say why; None: dropped)
 CHANGED = [
     (
         "crossq/crossq_lunar.json",
@@ -101,6 +101,17 @@ CHANGED = [
             "agent.critic_net.optim_spec.betas": [0.5, 0.999],
         },
     ),
+    (  # the original's 256x128 ReLU arc as the MLPNet it equals, and a higher learning rate
+        "dqn/ddqn_per_lunar.json",
+        "benchmark_arc/dqn/dqn_box2d_arc.yaml:ddqn_per_concat_lunar_arc",
+        {
+            "agent.net.type": "MLPNet",
+            "agent.net.hid_layers": [256, 128],
+            "agent.net.arc": None,
+            "agent.net.arc_file": None,
+            "agent.net.optim_spec.lr": 0.0005,
+        },
+    ),
 ]
 
 
@@ -109,7 +120,11 @@ def test_changed_spec_differs_from_the_originals_only_where_named(
     shipped: str, original: str, changes: dict
 ):
     ours, theirs = both_specs(shipped, original)
-    assert all(pydash.get(theirs, path) != value for path, value in changes.items())
     for path, value in changes.items():
-        pydash.set_(theirs, path, value)
+        assert pydash.has(theirs, path) if value is None else pydash.get(theirs, path) != value
+    for path, value in changes.items():  # None: ours has no such key
+        if value is None:
+            pydash.unset(theirs, path)
+        else:
+            pydash.set_(theirs, path, value)
     assert ours == theirs
