@@ -6,8 +6,8 @@
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
 # (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
 # 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset; `dec04eve`: its
-# evening; EXPLORE=bench/results/explore/data: copies of specs run with `slm-lab run`).
-#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04|dec04pm|dec04eve]   (all by default; RUNS=bench/results/data,
+# evening; `dec04late`: its late evening; EXPLORE=bench/results/explore/data: copies of specs run with `slm-lab run`).
+#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04|dec04pm|dec04eve|dec04late]   (all by default; RUNS=bench/results/data,
 #                                             ORIGINAL=bench/results/original/data: bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -134,6 +134,15 @@ dec04eve() {  # SAC Acrobot (the original's spec) on the original's actor rule; 
     "$x/crossq_lunar_it2b_2026_12_04_154725"
 }
 
+dec04late() {  # ddqn_per_lunar at AdamW 5e-4; one-env PPO with 1,000-frame checkpoints
+  plot "LunarLander-v3, DDQN+PER, AdamW 5e-4" "ddqn_per_lunar (ours)" \
+    "$x/ddqn_per_lunar_lr5e4_2026_12_04_182507"
+  plot "HalfCheetah-v5, PPO one env, 4 sessions" "ppo_mujoco_1env" \
+    ppo_mujoco_1env_halfcheetah_2026_12_04_193119
+  plot "Hopper-v5, PPO one env, 4 sessions" "ppo_mujoco_1env" \
+    ppo_mujoco_1env_hopper_2026_12_04_184516
+}
+
 case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
@@ -142,7 +151,8 @@ case "${1:-all}" in
   dec04) dec04 ;;
   dec04pm) dec04pm ;;
   dec04eve) dec04eve ;;
-  *) shipped; original; rerun; evening; dec04; dec04pm; dec04eve ;;
+  dec04late) dec04late ;;
+  *) shipped; original; rerun; evening; dec04; dec04pm; dec04eve; dec04late ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
