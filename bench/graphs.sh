@@ -134,13 +134,17 @@ dec04eve() {  # SAC Acrobot (the original's spec) on the original's actor rule; 
     "$x/crossq_lunar_it2b_2026_12_04_154725"
 }
 
-dec04late() {  # ddqn_per_lunar at AdamW 5e-4; one-env PPO with 1,000-frame checkpoints
+dec04late() {  # ddqn_per_lunar at 5e-4; one-env PPO on 1,000-frame checkpoints; crossq_pendulum
   plot "LunarLander-v3, DDQN+PER, AdamW 5e-4" "ddqn_per_lunar (ours)" \
     "$x/ddqn_per_lunar_lr5e4_2026_12_04_182507"
   plot "HalfCheetah-v5, PPO one env, 4 sessions" "ppo_mujoco_1env" \
     ppo_mujoco_1env_halfcheetah_2026_12_04_193119
   plot "Hopper-v5, PPO one env, 4 sessions" "ppo_mujoco_1env" \
     ppo_mujoco_1env_hopper_2026_12_04_184516
+  plot "Pendulum-v1, CrossQ tries" \
+    "256x256 actor (ours),64x64 actor a step per 2 frames,original's spec a step per 4 frames betas 0.5,256x256 actor target entropy -2" \
+    "$x/crossq_pendulum_a256_2026_12_04_182508" "$x/crossq_pendulum_it2_2026_12_04_130916" \
+    "$x/crossq_pendulum_it1b_2026_12_04_171648" "$x/crossq_pendulum_a256e2_2026_12_04_194027"
 }
 
 case "${1:-all}" in
