@@ -120,11 +120,10 @@ def test_changed_spec_differs_from_the_originals_only_where_named(
     shipped: str, original: str, changes: dict
 ):
     ours, theirs = both_specs(shipped, original)
-    for path, value in changes.items():
-        assert pydash.has(theirs, path) if value is None else pydash.get(theirs, path) != value
     for path, value in changes.items():  # None: ours has no such key
         if value is None:
-            pydash.unset(theirs, path)
+            assert pydash.unset(theirs, path)
         else:
+            assert pydash.get(theirs, path) != value
             pydash.set_(theirs, path, value)
     assert ours == theirs
