@@ -6,9 +6,10 @@
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
 # (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
 # 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset; `dec04eve`: its
-# evening; `dec04late`: its late evening; EXPLORE=bench/results/explore/data: copies of specs run with `slm-lab run`).
-#   bash bench/graphs.sh [shipped|original|rerun|evening|dec04|dec04pm|dec04eve|dec04late]   (all by default; RUNS=bench/results/data,
-#                                             ORIGINAL=bench/results/original/data: bench/original.sh)
+# evening; `dec04late`: its late evening; EXPLORE=bench/results/explore/data: copies of specs
+# run with `slm-lab run`).
+#   bash bench/graphs.sh [SECTION]   (one of the sections above; all by default)
+#   RUNS=bench/results/data, ORIGINAL=bench/results/original/data (bench/original.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-bench/results/data}
