@@ -77,6 +77,7 @@ ADOPTED = [
     ),
     ("sac/sac_acrobot.json", "benchmark_arc/sac/sac_classic_arc.yaml:sac_acrobot_arc"),
     ("sac/sac_lunar.json", "benchmark_arc/sac/sac_box2d_arc.yaml:sac_lunar_arc"),
+    ("sac/sac_pendulum.json", "benchmark_arc/sac/sac_classic_arc.yaml:sac_pendulum_arc"),
     (
         "sac/sac_lunar_continuous.json",
         "benchmark_arc/sac/sac_box2d_arc.yaml:sac_lunar_continuous_arc",
