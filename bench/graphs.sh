@@ -6,8 +6,8 @@
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
 # (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
 # 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset; `dec04eve`: its
-# evening; `dec04late`: its late evening; EXPLORE=bench/results/explore/data: copies of specs
-# run with `slm-lab run`).
+# evening; `dec04late`: its late evening; `dec04night`: its night;
+# EXPLORE=bench/results/explore/data: copies of specs run with `slm-lab run`).
 #   bash bench/graphs.sh [SECTION]   (one of the sections above; all by default)
 #   RUNS=bench/results/data, ORIGINAL=bench/results/original/data (bench/original.sh)
 set -euo pipefail
@@ -148,6 +148,11 @@ dec04late() {  # ddqn_per_lunar at 5e-4; one-env PPO on 1,000-frame checkpoints;
     "$x/crossq_pendulum_it1b_2026_12_04_171648" "$x/crossq_pendulum_a256e2_2026_12_04_194027"
 }
 
+dec04night() {  # sac_pendulum on the original's spec
+  plot "Pendulum-v1, SAC, the original's spec" "sac_pendulum (the original's spec = ours)" \
+    sac_pendulum_2026_12_04_210848
+}
+
 case "${1:-all}" in
   shipped) shipped ;;
   original) original ;;
@@ -157,7 +162,8 @@ case "${1:-all}" in
   dec04pm) dec04pm ;;
   dec04eve) dec04eve ;;
   dec04late) dec04late ;;
-  *) shipped; original; rerun; evening; dec04; dec04pm; dec04eve; dec04late ;;
+  dec04night) dec04night ;;
+  *) shipped; original; rerun; evening; dec04; dec04pm; dec04eve; dec04late; dec04night ;;
 esac
 
 cp "$OUT"/*.png docs/graphs/
