@@ -153,18 +153,12 @@ dec04night() {  # sac_pendulum on the original's spec
     sac_pendulum_2026_12_04_210848
 }
 
-case "${1:-all}" in
-  shipped) shipped ;;
-  original) original ;;
-  rerun) rerun ;;
-  evening) evening ;;
-  dec04) dec04 ;;
-  dec04pm) dec04pm ;;
-  dec04eve) dec04eve ;;
-  dec04late) dec04late ;;
-  dec04night) dec04night ;;
-  *) shipped; original; rerun; evening; dec04; dec04pm; dec04eve; dec04late; dec04night ;;
-esac
+sections=(shipped original rerun evening dec04 dec04pm dec04eve dec04late dec04night)
+if [[ " ${sections[*]} " == *" ${1:-all} "* ]]; then
+  "$1"
+else  # all of them
+  for section in "${sections[@]}"; do "$section"; done
+fi
 
 cp "$OUT"/*.png docs/graphs/
 rm -rf "$OUT"
