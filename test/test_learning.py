@@ -52,7 +52,7 @@ def test_a2c_cartpole_learns(tmp_path: Path, seed: int):
 PENDULUM_BAR = -400.0
 
 
-def one_env(spec: dict) -> None:
+def one_env_batch_64(spec: dict) -> None:
     """One env instead of four at the spec's gradient step a frame, on batches of 64: its
     learning rule at a fraction of the cost."""
     spec["env"]["num_envs"] = 1
@@ -63,7 +63,9 @@ def one_env(spec: dict) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_sac_pendulum_learns(tmp_path: Path, seed: int):
-    assert best_return(tmp_path, "sac", "sac_pendulum", 25_000, seed, one_env) > PENDULUM_BAR
+    assert (
+        best_return(tmp_path, "sac", "sac_pendulum", 25_000, seed, one_env_batch_64) > PENDULUM_BAR
+    )
 
 
 @pytest.mark.slow
