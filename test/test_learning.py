@@ -72,3 +72,9 @@ def test_sac_pendulum_learns(tmp_path: Path, seed: int):
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_discrete_crossq_cartpole_learns(tmp_path: Path, seed: int):
     assert best_return(tmp_path, "crossq", "crossq_cartpole", 30_000, seed) >= SOLVED
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_continuous_crossq_pendulum_learns(tmp_path: Path, seed: int):
+    assert best_return(tmp_path, "crossq", "crossq_pendulum", 25_000, seed) > PENDULUM_BAR
