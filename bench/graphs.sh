@@ -6,7 +6,7 @@
 # docs/graphs stay as drawn, and each section below names the folders of one stretch of work
 # (`shipped` and `original`: before 15:00; `rerun`: 15:00-18:20; `evening`: since; `dec04`:
 # 2026-12-04 morning; `dec04pm`: 2026-12-04 afternoon, after another reset; `dec04eve`: its
-# evening; `dec04late`: its late evening; `dec04night`: its night;
+# evening; `dec04late`: its late evening; `dec04night`: its night; `dec05`: 2026-12-05;
 # EXPLORE=bench/results/explore/data: copies of specs run with `slm-lab run`).
 #   bash bench/graphs.sh [SECTION]   (one of the sections above; all by default)
 #   RUNS=bench/results/data, ORIGINAL=bench/results/original/data (bench/original.sh)
@@ -153,7 +153,14 @@ dec04night() {  # sac_pendulum on the original's spec
     sac_pendulum_2026_12_04_210848
 }
 
-sections=(shipped original rerun evening dec04 dec04pm dec04eve dec04late dec04night)
+dec05() {  # crossq_pendulum with an actor step at every critic step
+  plot "Pendulum-v1, CrossQ, an actor step per critic step" \
+    "policy_delay 1 (ours),policy_delay 1 (try on a copy),policy_delay 3 (before)" \
+    crossq_pendulum_2026_12_05_004131 "$x/crossq_pendulum_pd1_2026_12_05_000459" \
+    "$x/crossq_pendulum_a256_2026_12_04_182508"
+}
+
+sections=(shipped original rerun evening dec04 dec04pm dec04eve dec04late dec04night dec05)
 if [[ " ${sections[*]} " == *" ${1:-all} "* ]]; then
   "$1"
 else  # all of them
