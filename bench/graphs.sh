@@ -153,7 +153,10 @@ dec04night() {  # sac_pendulum on the original's spec
     sac_pendulum_2026_12_04_210848
 }
 
-dec05() {  # crossq_pendulum with an actor step at every critic step
+dec05() {  # crossq_pendulum and crossq_cartpole with an actor step at every critic step
+  plot "CartPole-v1, CrossQ, an actor step per critic step" \
+    "policy_delay 1 (ours),policy_delay 1 (try on a copy)" \
+    crossq_cartpole_2026_12_05_014352 "$x/crossq_cartpole_pd1_2026_12_05_012110"
   plot "Pendulum-v1, CrossQ, an actor step per critic step" \
     "policy_delay 1 (ours),policy_delay 1 (try on a copy),policy_delay 3 (before)" \
     crossq_pendulum_2026_12_05_004131 "$x/crossq_pendulum_pd1_2026_12_05_000459" \
